@@ -1,0 +1,88 @@
+"""The seed's tables, with its table and column names, so the app can run on a
+database built for the original system. All datetimes are UTC."""
+
+from datetime import UTC, datetime
+
+from django.db import models
+
+NEVER_EXPIRES = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+class UserAccessRequest(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "Active"
+        REVOKED = "Revoked"
+
+    id = models.AutoField(primary_key=True, db_column="Id")
+    request_id = models.CharField(max_length=50, unique=True, db_column="Request_Id")
+    requestor_name = models.CharField(max_length=200, db_column="Requestor_Name")
+    requestor_email = models.EmailField(max_length=254, db_column="Requestor_Email")
+    resource_name = models.CharField(max_length=200, db_column="Resource_Name")
+    justification = models.CharField(max_length=1000, blank=True, default="", db_column="Justification")
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.ACTIVE, db_column="Status"
+    )
+    created_at = models.DateTimeField(db_column="Created_At")
+    expires_on = models.DateTimeField(db_column="Expires_On")
+
+    class Meta:
+        db_table = "UserAccessRequest"
+        indexes = [
+            models.Index(fields=["status", "expires_on"], name="uar_status_expires_idx"),
+            models.Index(fields=["-created_at", "-id"], name="uar_created_idx"),
+            models.Index(fields=["requestor_email"], name="uar_email_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.requestor_email} → {self.resource_name}"
+
+    @property
+    def never_expires(self) -> bool:
+        return self.expires_on.year == NEVER_EXPIRES.year
+
+
+class ExpiryNotification(models.Model):
+    id = models.AutoField(primary_key=True, db_column="Id")
+    request = models.ForeignKey(
+        UserAccessRequest,
+        to_field="request_id",
+        db_column="Request_Id",
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    notification_type = models.CharField(max_length=30, db_column="Notification_Type")
+    sent_at = models.DateTimeField(db_column="Sent_At")
+    sent_to = models.EmailField(max_length=254, db_column="Sent_To")
+    job_id = models.CharField(max_length=36, null=True, blank=True, db_column="Job_Id")
+
+    class Meta:
+        db_table = "ExpiryNotification"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "notification_type"], name="expirynotification_request_type_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification_type} for {self.request_id}"
+
+
+class RevokedAccess(models.Model):
+    id = models.AutoField(primary_key=True, db_column="Id")
+    request = models.OneToOneField(
+        UserAccessRequest,
+        to_field="request_id",
+        db_column="Request_Id",
+        on_delete=models.CASCADE,
+        related_name="revocation",
+    )
+    revoked_dt = models.DateTimeField(db_column="Revoked_Dt")
+    revoked_by = models.CharField(max_length=200, db_column="Revoked_By")
+    job_id = models.CharField(max_length=36, null=True, blank=True, db_column="Job_Id")
+
+    class Meta:
+        db_table = "RevokedAccess"
+        verbose_name_plural = "revoked access"
+
+    def __str__(self) -> str:
+        return f"{self.request_id} revoked by {self.revoked_by}"

@@ -1,0 +1,80 @@
+"""Shared fixtures. Tests hit a real database: SQLite by default, PostgreSQL when
+DATABASE_URL points at one (make test DATABASE_URL=postgres://root@127.0.0.1:5432/test)."""
+
+import os
+import sys
+from pathlib import Path
+
+import dj_database_url
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture
+def postgres_only(db):
+    """For tests that only make sense on PostgreSQL (pg_stat_activity, two servers on one
+    database). They run in the PostgreSQL pass of `make test`."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://root@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def user(db) -> User:
+    return User.objects.create_user("alice", "alice@example.com", "correct horse battery")
+
+
+@pytest.fixture
+def operator(db) -> User:
+    """A user allowed to run both jobs."""
+    op = User.objects.create_user("olivia", "olivia@example.com", "correct horse battery")
+    op.user_permissions.add(
+        *Permission.objects.filter(codename__in=["run_revoke_job", "run_notification_job"])
+    )
+    return op
+
+
+@pytest.fixture
+def user_client(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def operator_client(client, operator):
+    client.force_login(operator)
+    return client
+
+
+def _child_database_url() -> str:
+    """A DATABASE_URL for a child process that points at the test database in use."""
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    parsed = dj_database_url.parse(os.environ.get("DATABASE_URL", ""))
+    user = parsed.get("USER") or ""
+    host = parsed.get("HOST") or "127.0.0.1"
+    port = parsed.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{s['NAME']}"
+
+
+@pytest.fixture
+def child_env(transactional_db):
+    """Environment for a separate OS process (manage.py, a second server, a race worker)
+    that must see the same test database as this test. Use with transactional tests so
+    the rows a test writes are committed and visible to the child."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=_child_database_url(),
+        DJANGO_SETTINGS_MODULE="accessmgr.settings",
+        PYTHONPATH=str(ROOT),
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("DATABASE_TEST_NAME", None)
+    return env
+
+
+PYTHON = sys.executable

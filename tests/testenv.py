@@ -1,0 +1,10 @@
+"""Loaded by pytest before Django's settings (pyproject: -p tests.testenv): the test
+environment's defaults. Delays are settings, 0 in tests; nothing sleeps for real."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
+os.environ.setdefault("REVOKE_DELAY_SECONDS", "0")
+os.environ.setdefault("NOTIFY_SEND_DELAY_SECONDS", "0")
+os.environ.setdefault("TEST_MODE", "1")
+os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
