@@ -74,3 +74,10 @@ class RevokeExpiredJobRun(JobRun):
         ]
         indexes = [models.Index(fields=["-started_at"], name="rejr_started_idx")]
         permissions = [("run_revoke_job", "Can run the revoke expired access job")]
+
+
+# The two jobs by the short key used in URLs, templates and logs.
+JOB_MODELS: dict[str, type[JobRun]] = {
+    "revoke": RevokeExpiredJobRun,
+    "notifications": NotificationJobRun,
+}
