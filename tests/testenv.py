@@ -8,3 +8,9 @@ os.environ.setdefault("REVOKE_DELAY_SECONDS", "0")
 os.environ.setdefault("NOTIFY_SEND_DELAY_SECONDS", "0")
 os.environ.setdefault("TEST_MODE", "1")
 os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+# Production-safe defaults stay on in settings; the test client speaks plain HTTP and
+# pages render without `collectstatic` (tests/test_security.py checks the real defaults).
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
+os.environ.setdefault("STATICFILES_MANIFEST", "0")

@@ -1,0 +1,41 @@
+"""Structured logs: one JSON object per line, for a log collector.
+
+Every line has time (UTC, ISO 8601), level, logger and message; the fields a caller
+passes with `logger.info("...", extra={"job": ..., "jobId": ...})` are added as they
+are, and an exception's traceback goes in "exc_info". Selected in settings.LOGGING
+with LOG_FORMAT=json (the default when DEBUG is off).
+"""
+
+import json
+import logging
+from datetime import UTC, datetime
+
+# The attributes every LogRecord has; anything else on a record came from `extra=`.
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+def _jsonable(value):
+    """json.dumps fallback: datetimes, UUIDs, Decimals, timedeltas... as text."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "total_seconds"):
+        return value.total_seconds()
+    return str(value)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_") and key not in entry:
+                entry[key] = value
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack_info"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, default=_jsonable, ensure_ascii=False)
