@@ -109,7 +109,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
-ROOT_URLCONF = "accessmgr.urls"
+ROOT_URLCONF = env_str("ROOT_URLCONF", "accessmgr.urls")  # bench/ serves its own URLconf (bench/urls.py)
 WSGI_APPLICATION = "accessmgr.wsgi.application"
 
 TEMPLATES = [
