@@ -21,6 +21,14 @@ run: $(VENV)/.installed
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+# Production-style server: DEBUG off, hashed + compressed static files (whitenoise), gunicorn
+# with gunicorn.conf.py. Needs SECRET_KEY and ALLOWED_HOSTS in the environment (docs/deploy.md).
+serve: export DEBUG = 0
+serve: export GUNICORN_BIND ?= $(HOST):$(PORT)
+serve: $(VENV)/.installed
+	$(PY) manage.py collectstatic --no-input
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py
+
 test: $(VENV)/.installed
 	mkdir -p var
 	$(PY) -m pytest $(PYTEST_ARGS)
