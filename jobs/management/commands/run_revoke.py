@@ -1,0 +1,57 @@
+"""`python manage.py run_revoke`: run the revoke expired access job once, for cron,
+systemd timers and Kubernetes CronJobs (see docs/scheduling.md).
+
+Exit status: 0 done (also when nothing had expired), 75 (EX_TEMPFAIL) another run holds
+the lock, 1 the run failed. Safe to schedule on every server: the database lock lets one run.
+"""
+
+import json
+import sys
+
+from django.core.management.base import BaseCommand
+
+from jobs.lock import LockHeld
+from jobs.revoke import RevokeFailed, revoke_expired_run
+
+EXIT_FAILED = 1
+EXIT_LOCKED = 75  # EX_TEMPFAIL: try again later
+
+
+class Command(BaseCommand):
+    help = "Revoke every Active access request whose expiry date has passed (under the job lock)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="Print the result as one JSON object.")
+
+    def handle(self, *args, **options):
+        as_json = options["json"]
+        try:
+            result = revoke_expired_run(triggered_by="run_revoke")
+        except LockHeld as held:
+            job = held.active_job or {}
+            if as_json:
+                self.stdout.write(json.dumps({"message": str(held), "activeJob": held.active_job}))
+            else:
+                self.stderr.write(
+                    f"Another revoke run holds the lock: started by {job.get('startedBy', '?')} "
+                    f"since {job.get('startedAt', '?')} (job {job.get('jobId', '?')}). Not running."
+                )
+            sys.exit(EXIT_LOCKED)
+        except RevokeFailed as failed:
+            if as_json:
+                self.stdout.write(json.dumps(failed.as_dict()))
+            else:
+                self.stderr.write(
+                    f"{failed} (job {failed.job_id}, {failed.revoked_count} revoked before it failed)"
+                )
+            sys.exit(EXIT_FAILED)
+        except KeyboardInterrupt:
+            self.stderr.write("Interrupted: the run was released as Failed.")
+            sys.exit(EXIT_FAILED)
+        if as_json:
+            self.stdout.write(json.dumps(result))
+        else:
+            at = f" at {result['revokedAt']}" if result["revokedAt"] else ""
+            self.stdout.write(
+                f"{result['message']} Revoked: {result['revokedCount']}{at} (job {result['jobId']})."
+            )

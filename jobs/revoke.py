@@ -1,0 +1,145 @@
+"""Flow 2: revoke expired access. One function, `revoke_expired_run`, serves the page,
+the API and the `run_revoke` command.
+
+What it fixes in the seed's version:
+- the ids are collected once, against the database clock, and exactly those ids are
+  revoked (`WHERE Id IN (…) AND Status = 'Active'`): a row that expires between the
+  SELECT and the UPDATE is left for the next run instead of being revoked unrecorded;
+- the UPDATE and the RevokedAccess insert run in ONE transaction (per chunk), so a crash
+  between them leaves nothing half-done;
+- RevokedAccess rows are inserted set-based (bulk_create), not one round trip per row.
+
+Large sets are processed in chunks of REVOKE_CHUNK_SIZE ids (default 1000): each chunk is
+its own short transaction, and no statement comes near SQL Server's 2,100-parameter limit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+
+from jobs.lock import JobLock, db_now, lock_acquire
+from jobs.models import JobRun, RevokeExpiredJobRun
+from requests_app.models import RevokedAccess, UserAccessRequest
+
+logger = logging.getLogger("jobs.revoke")
+
+REVOKED_BY = "System - Scheduled Expiry Job"
+NOTHING_TO_REVOKE = "No expired requests found to revoke."
+
+
+class RevokeFailed(Exception):
+    """The run started but did not finish; its row is Failed. Chunks committed before
+    the failure stay revoked (each with its RevokedAccess rows): `revoked_count` says how many."""
+
+    def __init__(self, *, job_id: str, error: str, revoked_count: int):
+        self.job_id = job_id
+        self.error = error
+        self.revoked_count = revoked_count
+        super().__init__(f"The revoke job failed: {error}")
+
+    def as_dict(self) -> dict:
+        return {"message": str(self), "jobId": self.job_id, "revokedCount": self.revoked_count}
+
+
+class RevokeMismatch(Exception):
+    """The UPDATE changed a different number of rows than the ones locked for it."""
+
+
+def expired_requests(*, now: datetime | None = None) -> QuerySet[UserAccessRequest]:
+    """Active requests whose Expires_On has passed by the database clock: what the job
+    revokes. (The Pending Expiry page shows the same set; one selector should serve both.)"""
+    if now is None:
+        now = db_now()
+    return UserAccessRequest.objects.filter(
+        status=UserAccessRequest.Status.ACTIVE, expires_on__lte=now
+    ).order_by("expires_on", "id")
+
+
+def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def revocations_insert(*, request_ids: list[str], revoked_at: datetime, job_id: str) -> int:
+    """Insert the RevokedAccess rows of one chunk in one set-based statement (bulk_create
+    batches by itself where a backend limits parameters). Tests patch this to inject a
+    fault between the two writes."""
+    rows = [
+        RevokedAccess(request_id=rid, revoked_dt=revoked_at, revoked_by=REVOKED_BY, job_id=job_id)
+        for rid in request_ids
+    ]
+    return len(RevokedAccess.objects.bulk_create(rows))
+
+
+def _revoke_chunk(*, lock: JobLock, ids: list[int], revoked_at: datetime) -> int:
+    """One transaction: fence, lock the chunk's still-Active rows, mark them Revoked,
+    record exactly those. Returns how many were revoked."""
+    active = UserAccessRequest.Status.ACTIVE
+    with transaction.atomic():
+        lock.fence()
+        rows = list(
+            UserAccessRequest.objects.select_for_update()
+            .filter(id__in=ids, status=active)
+            .order_by("id")
+            .values_list("id", "request_id")
+        )
+        if not rows:
+            return 0  # all revoked or changed by someone else since they were collected
+        updated = UserAccessRequest.objects.filter(id__in=[r[0] for r in rows], status=active).update(
+            status=UserAccessRequest.Status.REVOKED
+        )
+        inserted = revocations_insert(
+            request_ids=[r[1] for r in rows], revoked_at=revoked_at, job_id=lock.job_id
+        )
+        if not (updated == inserted == len(rows)):
+            raise RevokeMismatch(
+                f"revoked {updated} requests but recorded {inserted} (expected {len(rows)}); rolled back"
+            )
+    return updated
+
+
+def revoke_expired_run(*, triggered_by: str, started_by: str | None = None) -> dict:
+    """Run the revoke job under its lock and return {message, revokedCount, revokedAt, jobId}.
+
+    Raises LockHeld (another run holds the lock; `.active_job` has its details) or
+    RevokeFailed (this run failed; its row says Failed with the error)."""
+    lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by=triggered_by, started_by=started_by)
+    revoked = 0
+    try:
+        with lock:
+            lock.wait(settings.REVOKE_DELAY_SECONDS)
+            lock.fence()  # lost during the delay: stop before reading anything
+            now = db_now()
+            ids = list(expired_requests(now=now).order_by("id").values_list("id", flat=True))
+            total = len(ids)
+            if total:
+                lock.progress(processed=0, total=total)
+                processed = 0
+                for chunk in _chunks(ids, settings.REVOKE_CHUNK_SIZE):
+                    revoked += _revoke_chunk(lock=lock, ids=chunk, revoked_at=now)
+                    processed += len(chunk)
+                    lock.progress(processed=processed, total=total)
+    except BaseException as exc:  # also KeyboardInterrupt / SIGTERM: the row must not stay InProgress
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        lock.release(status=JobRun.Status.FAILED, error=error, revoked_count=revoked)
+        logger.exception("revoke failed jobId=%s revoked=%s", lock.job_id, revoked)
+        if isinstance(exc, Exception):
+            raise RevokeFailed(job_id=lock.job_id, error=error, revoked_count=revoked) from exc
+        raise
+    lock.release(status=JobRun.Status.COMPLETED, revoked_count=revoked)
+    logger.info("revoke completed jobId=%s expired=%s revoked=%s", lock.job_id, total, revoked)
+    if total == 0:
+        return {"message": NOTHING_TO_REVOKE, "revokedCount": 0, "revokedAt": None, "jobId": lock.job_id}
+    plural = "" if revoked == 1 else "s"
+    return {
+        "message": f"Revoked {revoked} expired access request{plural}.",
+        "revokedCount": revoked,
+        "revokedAt": now.isoformat(),
+        "jobId": lock.job_id,
+    }

@@ -1,0 +1,245 @@
+"""The revoke job (jobs/revoke.py) against a real database."""
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+import jobs.revoke
+from jobs.lock import LockHeld, lock_acquire, lock_status
+from jobs.models import RevokeExpiredJobRun
+from jobs.revoke import (
+    NOTHING_TO_REVOKE,
+    REVOKED_BY,
+    RevokeFailed,
+    expired_requests,
+    revoke_expired_run,
+)
+from requests_app.models import NEVER_EXPIRES, RevokedAccess, UserAccessRequest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ACTIVE = UserAccessRequest.Status.ACTIVE
+REVOKED = UserAccessRequest.Status.REVOKED
+_numbers = itertools.count(1)
+
+
+def make_requests(n: int, *, expires_in: timedelta | None, status: str = ACTIVE) -> list[UserAccessRequest]:
+    """n requests expiring `expires_in` from now (negative: already expired; None: never)."""
+    now = timezone.now()
+    rows = []
+    for _ in range(n):
+        k = next(_numbers)
+        rows.append(
+            UserAccessRequest(
+                request_id=f"REQ-T-{k:07d}",
+                requestor_name=f"Person {k}",
+                requestor_email=f"p{k}@example.com",
+                resource_name="Payroll DB",
+                status=status,
+                created_at=now - timedelta(days=60),
+                expires_on=NEVER_EXPIRES if expires_in is None else now + expires_in,
+            )
+        )
+    return UserAccessRequest.objects.bulk_create(rows, batch_size=1000)
+
+
+def statuses() -> dict[str, str]:
+    return dict(UserAccessRequest.objects.values_list("request_id", "status"))
+
+
+def test_expired_set_is_revoked_and_recorded_exactly():
+    expired = make_requests(3, expires_in=-timedelta(days=2)) + make_requests(1, expires_in=-timedelta(minutes=1))
+    future = make_requests(2, expires_in=timedelta(days=5))
+    never = make_requests(1, expires_in=None)
+    already = make_requests(1, expires_in=-timedelta(days=9), status=REVOKED)
+    RevokedAccess.objects.create(
+        request=already[0], revoked_dt=timezone.now(), revoked_by="admin", job_id=None
+    )
+
+    result = revoke_expired_run(triggered_by="alice")
+
+    expired_ids = {r.request_id for r in expired}
+    assert result["revokedCount"] == 4
+    assert result["message"] == "Revoked 4 expired access requests."
+    now = statuses()
+    assert {rid for rid, s in now.items() if s == REVOKED} == expired_ids | {already[0].request_id}
+    assert all(now[r.request_id] == ACTIVE for r in future + never)
+
+    records = RevokedAccess.objects.filter(job_id=result["jobId"])
+    assert {r.request_id for r in records} == expired_ids
+    assert records.count() == 4
+    assert {r.revoked_by for r in records} == {REVOKED_BY}
+    assert {r.revoked_dt.isoformat() for r in records} == {result["revokedAt"]}
+    assert not RevokedAccess.objects.filter(request__in=future + never).exists()
+    assert RevokedAccess.objects.get(request=already[0]).revoked_by == "admin"  # untouched
+
+    run = RevokeExpiredJobRun.objects.get(job_id=result["jobId"])
+    assert (run.status, run.revoked_count, run.triggered_by) == ("Completed", 4, "alice")
+    assert (run.processed_count, run.total_count) == (4, 4)
+    assert run.completed_at is not None
+    assert lock_status(job=RevokeExpiredJobRun)["isLocked"] is False
+
+
+def test_no_expired_requests_completes_with_zero_and_says_so():
+    make_requests(2, expires_in=timedelta(days=1))
+    make_requests(1, expires_in=None)
+
+    result = revoke_expired_run(triggered_by="alice")
+
+    assert result == {
+        "message": NOTHING_TO_REVOKE,
+        "revokedCount": 0,
+        "revokedAt": None,
+        "jobId": result["jobId"],
+    }
+    assert NOTHING_TO_REVOKE == "No expired requests found to revoke."
+    run = RevokeExpiredJobRun.objects.get(job_id=result["jobId"])
+    assert (run.status, run.revoked_count) == ("Completed", 0)
+    assert set(statuses().values()) == {ACTIVE}
+    assert not RevokedAccess.objects.exists()
+
+
+def test_second_run_while_first_holds_the_lock_is_refused_and_changes_nothing():
+    make_requests(2, expires_in=-timedelta(days=1))
+    holder = lock_acquire(job=RevokeExpiredJobRun, triggered_by="bob", started_by="server-a:123")
+    try:
+        with pytest.raises(LockHeld) as refused:
+            revoke_expired_run(triggered_by="alice")
+    finally:
+        holder.release(status="Completed", revoked_count=0)
+
+    assert refused.value.active_job["jobId"] == holder.job_id
+    assert refused.value.active_job["startedBy"] == "server-a:123"
+    assert set(statuses().values()) == {ACTIVE}
+    assert not RevokedAccess.objects.exists()
+    assert RevokeExpiredJobRun.objects.count() == 1  # the refused run left no row
+
+
+def test_fault_between_the_two_writes_leaves_both_tables_unchanged_and_the_run_failed(monkeypatch):
+    expired = make_requests(5, expires_in=-timedelta(days=1))
+
+    def insert_fails(**kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(jobs.revoke, "revocations_insert", insert_fails)
+    with pytest.raises(RevokeFailed) as failed:
+        revoke_expired_run(triggered_by="alice")
+
+    assert all(statuses()[r.request_id] == ACTIVE for r in expired)
+    assert not RevokedAccess.objects.exists()
+    run = RevokeExpiredJobRun.objects.get(job_id=failed.value.job_id)
+    assert run.status == "Failed"
+    assert "disk on fire" in run.error_message
+    assert run.revoked_count == 0
+    assert failed.value.revoked_count == 0
+    assert lock_status(job=RevokeExpiredJobRun)["isLocked"] is False
+
+
+def test_fault_in_a_later_chunk_keeps_earlier_chunks_whole_and_rolls_back_its_own(monkeypatch, settings):
+    settings.REVOKE_CHUNK_SIZE = 3
+    make_requests(8, expires_in=-timedelta(days=1))  # chunks of 3, 3, 2
+    real_insert = jobs.revoke.revocations_insert
+    calls = itertools.count(1)
+
+    def third_chunk_fails(**kwargs):
+        if next(calls) == 3:
+            raise RuntimeError("connection reset")
+        return real_insert(**kwargs)
+
+    monkeypatch.setattr(jobs.revoke, "revocations_insert", third_chunk_fails)
+    with pytest.raises(RevokeFailed) as failed:
+        revoke_expired_run(triggered_by="alice")
+
+    revoked = set(UserAccessRequest.objects.filter(status=REVOKED).values_list("request_id", flat=True))
+    recorded = set(RevokedAccess.objects.values_list("request_id", flat=True))
+    assert len(revoked) == 6
+    assert revoked == recorded
+    run = RevokeExpiredJobRun.objects.get(job_id=failed.value.job_id)
+    assert (run.status, run.revoked_count, run.processed_count, run.total_count) == ("Failed", 6, 6, 8)
+
+
+def test_interrupt_mid_run_releases_the_lock_as_failed_and_changes_nothing(monkeypatch):
+    make_requests(3, expires_in=-timedelta(days=1))
+
+    def interrupted(**kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(jobs.revoke, "revocations_insert", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        revoke_expired_run(triggered_by="run_revoke")
+
+    run = RevokeExpiredJobRun.objects.get()
+    assert (run.status, run.error_message) == ("Failed", "KeyboardInterrupt")
+    assert set(statuses().values()) == {ACTIVE}
+    assert not RevokedAccess.objects.exists()
+
+
+def test_request_revoked_by_someone_else_after_collection_is_neither_updated_nor_recorded(monkeypatch):
+    expired = make_requests(4, expires_in=-timedelta(days=1))
+    taken = expired[0]
+    real_chunks = jobs.revoke._chunks
+
+    def someone_else_revokes_first(ids, size):
+        # Between the job's SELECT and its transaction, an admin revokes one request.
+        UserAccessRequest.objects.filter(pk=taken.pk).update(status=REVOKED)
+        RevokedAccess.objects.create(request=taken, revoked_dt=timezone.now(), revoked_by="admin")
+        yield from real_chunks(ids, size)
+
+    monkeypatch.setattr(jobs.revoke, "_chunks", someone_else_revokes_first)
+    result = revoke_expired_run(triggered_by="alice")
+
+    assert result["revokedCount"] == 3
+    assert RevokedAccess.objects.filter(job_id=result["jobId"]).count() == 3
+    assert RevokedAccess.objects.get(request=taken).revoked_by == "admin"
+    assert set(statuses().values()) == {REVOKED}
+
+
+def test_run_that_lost_its_lock_stops_before_writing(monkeypatch):
+    make_requests(3, expires_in=-timedelta(days=1))
+    real_chunks = jobs.revoke._chunks
+
+    def taken_over(ids, size):
+        # Another server decided this run was stale and took its lock over.
+        RevokeExpiredJobRun.objects.filter(status="InProgress").update(status="Abandoned")
+        yield from real_chunks(ids, size)
+
+    monkeypatch.setattr(jobs.revoke, "_chunks", taken_over)
+    with pytest.raises(RevokeFailed) as failed:
+        revoke_expired_run(triggered_by="alice")
+
+    assert "lost its lock" in failed.value.error
+    assert set(statuses().values()) == {ACTIVE}
+    assert not RevokedAccess.objects.exists()
+    assert RevokeExpiredJobRun.objects.get().status == "Abandoned"  # the taker's verdict stands
+
+
+def test_ten_thousand_expired_requests_are_revoked_in_chunks_exactly():
+    expired = make_requests(10_000, expires_in=-timedelta(hours=1))
+    make_requests(50, expires_in=timedelta(days=3))
+
+    result = revoke_expired_run(triggered_by="alice")
+
+    assert result["revokedCount"] == 10_000
+    revoked = set(UserAccessRequest.objects.filter(status=REVOKED).values_list("request_id", flat=True))
+    recorded = set(RevokedAccess.objects.filter(job_id=result["jobId"]).values_list("request_id", flat=True))
+    assert revoked == recorded == {r.request_id for r in expired}
+    assert UserAccessRequest.objects.filter(status=ACTIVE).count() == 50
+    run = RevokeExpiredJobRun.objects.get(job_id=result["jobId"])
+    assert (run.status, run.revoked_count, run.processed_count, run.total_count) == (
+        "Completed",
+        10_000,
+        10_000,
+        10_000,
+    )
+
+
+def test_expired_requests_selector_lists_active_past_expiry_oldest_first():
+    late = make_requests(1, expires_in=-timedelta(hours=1))
+    early = make_requests(1, expires_in=-timedelta(days=3))
+    make_requests(1, expires_in=timedelta(hours=1))
+    make_requests(1, expires_in=None)
+    make_requests(1, expires_in=-timedelta(days=1), status=REVOKED)
+
+    assert [r.request_id for r in expired_requests()] == [early[0].request_id, late[0].request_id]
