@@ -67,6 +67,7 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "requests_app.api.csrf_failure"  # JSON 403 on /api/, the usual page elsewhere
 
 
 # --- Security (secure by default when DEBUG is off; each switch is an env var) ----

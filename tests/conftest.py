@@ -78,3 +78,31 @@ def child_env(transactional_db):
 
 
 PYTHON = sys.executable
+
+
+@pytest.fixture
+def make_request(db):
+    """Factory for UserAccessRequest rows: make_request(expires_in=timedelta(days=5), status=...).
+    Request_Ids are REQ-TEST-0001, … unless given; times are relative to the database's now."""
+    from datetime import timedelta
+
+    from jobs.lock import db_now
+    from requests_app.models import UserAccessRequest
+
+    counter = iter(range(1, 10**6))
+
+    def make(*, expires_in=timedelta(days=30), expires_on=None, created_ago=timedelta(0), **fields):
+        n = next(counter)
+        now = db_now()
+        values = {
+            "request_id": f"REQ-TEST-{n:04d}",
+            "requestor_name": f"Person {n}",
+            "requestor_email": f"person{n}@example.com",
+            "resource_name": "Production database",
+            "created_at": now - created_ago,
+            "expires_on": expires_on or now + expires_in,
+        }
+        values.update(fields)
+        return UserAccessRequest.objects.create(**values)
+
+    return make

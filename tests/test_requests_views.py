@@ -1,0 +1,204 @@
+"""The three request pages: All Requests, Create Request, Pending Expiry."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from jobs.lock import db_now
+from requests_app.models import NEVER_EXPIRES, RevokedAccess, UserAccessRequest
+
+ALL = reverse("requests_app:all_requests")
+CREATE = reverse("requests_app:create_request")
+PENDING = reverse("requests_app:pending_expiry")
+
+
+def revoke(obj, *, by="System - Scheduled Expiry Job"):
+    obj.status = UserAccessRequest.Status.REVOKED
+    obj.save(update_fields=["status"])
+    return RevokedAccess.objects.create(request=obj, revoked_dt=db_now(), revoked_by=by, job_id="job-1")
+
+
+def valid_form(**overrides):
+    data = {
+        "requestor_name": "Bob Builder",
+        "requestor_email": "bob@example.com",
+        "resource_name": "GitHub org",
+        "justification": "Needed for the release.",
+        "duration": "5",
+        "custom_date": "",
+    }
+    data.update(overrides)
+    return data
+
+
+# --- All Requests -------------------------------------------------------------------
+
+
+def test_all_requests_lists_newest_first_with_revoked_column(user_client, make_request):
+    old = make_request(created_ago=timedelta(days=3))
+    new = make_request()
+    revoke(old, by="System - Scheduled Expiry Job")
+    html = user_client.get(ALL).content.decode()
+    assert html.index(new.request_id) < html.index(old.request_id)
+    assert "by System - Scheduled Expiry Job" in html
+    assert 'data-count="total">2<' in html
+    assert 'data-count="active">1<' in html
+    assert 'data-count="revoked">1<' in html
+
+
+def test_never_expiring_request_shows_never(user_client, make_request):
+    make_request(expires_on=NEVER_EXPIRES)
+    assert "Never" in user_client.get(ALL).content.decode()
+
+
+def test_all_requests_paginates_fifty_a_page(user_client, make_request):
+    rows = [make_request() for _ in range(51)]
+    first = user_client.get(ALL)
+    assert len(first.context["page"].rows) == 50
+    assert rows[0].request_id not in first.content.decode()  # the oldest is on page 2
+    second = user_client.get(ALL, {"page": 2})
+    assert [r.request_id for r in second.context["page"].rows] == [rows[0].request_id]
+
+
+@pytest.mark.parametrize("page", ["abc", "-3", "0", "999999", "1.5", "", "%00", "99999999999999999999999"])
+def test_bad_page_numbers_do_not_fail(user_client, make_request, page):
+    make_request()
+    response = user_client.get(ALL, {"page": page})
+    assert response.status_code == 200
+    assert len(response.context["page"].rows) == 1
+
+
+def test_status_filter_and_unknown_status(user_client, make_request):
+    active = make_request()
+    revoked = make_request()
+    revoke(revoked)
+    html = user_client.get(ALL, {"status": "Revoked"}).content.decode()
+    assert revoked.request_id in html and active.request_id not in html
+    response = user_client.get(ALL, {"status": "Bogus"})
+    assert response.status_code == 200
+    assert "Unknown status filter ignored" in response.content.decode()
+    assert len(response.context["page"].rows) == 2
+
+
+def test_search_by_email_or_request_id(user_client, make_request):
+    a = make_request(requestor_email="zoe@corp.example")
+    b = make_request(request_id="REQ-2026-000777")
+    html = user_client.get(ALL, {"q": "ZOE@corp"}).content.decode()
+    assert a.request_id in html and b.request_id not in html
+    html = user_client.get(ALL, {"q": "000777"}).content.decode()
+    assert b.request_id in html and a.request_id not in html
+    assert user_client.get(ALL, {"q": "a\x00b" + "x" * 5000}).status_code == 200
+
+
+def test_all_requests_runs_a_constant_number_of_queries(user_client, make_request):
+    make_request()
+
+    def count_queries():
+        with CaptureQueriesContext(connection) as ctx:
+            assert user_client.get(ALL).status_code == 200
+        return len(ctx.captured_queries)
+
+    one_row = count_queries()
+    for i in range(60):
+        obj = make_request()
+        if i % 2:
+            revoke(obj)
+    assert count_queries() == one_row
+    with CaptureQueriesContext(connection) as ctx:
+        user_client.get(ALL, {"q": "example", "status": "Revoked", "page": 2})
+    assert len(ctx.captured_queries) == one_row
+
+
+# --- Create Request -----------------------------------------------------------------
+
+
+def test_create_page_offers_the_durations(user_client):
+    html = user_client.get(CREATE).content.decode()
+    for value in ["1", "5", "29", "30", "90", "180", "365", "never", "custom"]:
+        assert f'value="{value}"' in html
+
+
+def test_create_success_redirects_with_message_and_row_on_all_requests(user_client):
+    response = user_client.post(CREATE, valid_form(), follow=True)
+    obj = UserAccessRequest.objects.get()
+    assert response.redirect_chain == [(ALL, 302)]
+    html = response.content.decode()
+    assert f"Request {obj.request_id} created" in html
+    assert obj.request_id in html
+    assert obj.expires_on - obj.created_at == timedelta(days=5)
+
+
+def test_create_with_custom_future_date(user_client):
+    day = (timezone.localdate() + timedelta(days=12)).isoformat()
+    user_client.post(CREATE, valid_form(duration="custom", custom_date=day))
+    obj = UserAccessRequest.objects.get()
+    assert timezone.localtime(obj.expires_on).date().isoformat() == day
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"requestor_name": ""}, "requestor_name", "This field is required."),
+        ({"requestor_email": "not-an-email"}, "requestor_email", "Enter a valid email address."),
+        ({"resource_name": "x" * 201}, "resource_name", "at most 200 characters"),
+        ({"justification": "j" * 1001}, "justification", "at most 1000 characters"),
+        ({"requestor_email": "a" * 250 + "@example.com"}, "requestor_email", "at most 254 characters"),
+        ({"duration": "7"}, "duration", "Choose one of"),
+        ({"duration": "custom", "custom_date": "2020-01-01"}, "custom_date", "must be in the future"),
+        ({"duration": "custom", "custom_date": ""}, "custom_date", "Pick a date"),
+        ({"duration": "custom", "custom_date": "31/31/2031"}, "custom_date", "Enter a valid date."),
+        ({"requestor_name": "nul\x00byte"}, "requestor_name", "Null characters are not allowed."),
+    ],
+)
+def test_create_rejects_bad_input_inline_and_saves_nothing(user_client, overrides, field, message):
+    response = user_client.post(CREATE, valid_form(**overrides))
+    assert response.status_code == 200
+    assert message in " ".join(response.context["form"].errors[field])
+    assert "Nothing was saved" in response.content.decode()
+    assert UserAccessRequest.objects.count() == 0
+
+
+def test_empty_post_shows_required_errors(user_client):
+    response = user_client.post(CREATE, {})
+    assert set(response.context["form"].errors) >= {"requestor_name", "requestor_email", "resource_name"}
+    assert UserAccessRequest.objects.count() == 0
+
+
+def test_past_custom_date_is_ignored_when_another_duration_is_chosen(user_client):
+    user_client.post(CREATE, valid_form(duration="30", custom_date="2020-01-01"))
+    assert UserAccessRequest.objects.count() == 1
+
+
+# --- Pending Expiry -----------------------------------------------------------------
+
+
+def test_pending_expiry_lists_only_active_expired_with_how_long_ago(user_client, make_request):
+    expired = make_request(expires_in=-timedelta(days=3, hours=1))
+    future = make_request(expires_in=timedelta(days=1))
+    never = make_request(expires_on=NEVER_EXPIRES)
+    gone = make_request(expires_in=-timedelta(days=1))
+    revoke(gone)
+    response = user_client.get(PENDING)
+    html = response.content.decode().replace("\xa0", " ")
+    assert expired.request_id in html
+    for other in (future, never, gone):
+        assert other.request_id not in html
+    assert "3 days, 1 hour ago" in html
+    assert response.context["page"].total == 1
+
+
+def test_pending_expiry_empty_state_and_bad_page(user_client):
+    response = user_client.get(PENDING, {"page": "zzz"})
+    assert response.status_code == 200
+    assert "Nothing has expired" in response.content.decode()
+
+
+def test_pages_render_for_a_logged_in_user(user_client):
+    for url in (ALL, CREATE, PENDING):
+        response = user_client.get(url)
+        assert response.status_code == 200
+        assert b'aria-current="page"' in response.content
