@@ -1,0 +1,226 @@
+"""Offline checks of every T-SQL string accessmgr sends to SQL Server / Azure SQL.
+
+No SQL Server runs in CI: each statement of the MICROSOFT dialect (jobs/dialects.py) is
+parsed with sqlglot's tsql dialect, after its %s placeholders are replaced by sample
+literals, and its shape is asserted. docs/sqlserver-schema.sql is checked the same way
+and against what `manage.py sqlserver_schema` prints now.
+"""
+
+import dataclasses
+import inspect
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from jobs.dialects import DIALECTS, Dialect
+from jobs.models import JOB_MODELS
+
+from .conftest import ROOT
+
+MICROSOFT = DIALECTS["microsoft"]
+JOB_TABLES = [model._meta.db_table for model in JOB_MODELS.values()]
+SCHEMA_SQL = ROOT / "docs" / "sqlserver-schema.sql"
+
+# Dialect fields that are not SQL.
+NOT_SQL = {"vendor", "quote_open", "quote_close"}
+# Functions that give the server's local time: the lock must never use them.
+LOCAL_TIME = re.compile(r"\b(GETDATE|SYSDATETIME|SYSDATETIMEOFFSET|CURRENT_TIMESTAMP|GETUTCDATE)\b", re.I)
+SAMPLE_LITERALS = ["'0f8fad5b-d9cb-469f-a165-70867728950e'", "'web-1:4242'", "'alice'", "'extra'"]
+
+
+def bracket(name: str) -> str:
+    """How mssql-django's connection.ops.quote_name quotes a table name."""
+    return f"[{name}]"
+
+
+def fill_placeholders(sql: str, *, numbers: bool = False) -> str:
+    """What the server receives: mssql-django turns %s into ? (here: sample literals)
+    and, because it %-formats the string, %% into %."""
+    samples = iter(["600"] * 10 if numbers else SAMPLE_LITERALS)
+    return re.sub(r"%s", lambda _: next(samples), sql).replace("%%", "%")
+
+
+def parse_tsql(sql: str) -> exp.Expression:
+    statements = sqlglot.parse(sql, read="tsql", error_level=sqlglot.ErrorLevel.RAISE)
+    assert len(statements) == 1, sql
+    return statements[0]
+
+
+def function_names(tree: exp.Expression) -> set[str]:
+    return {node.name.upper() for node in tree.find_all(exp.Anonymous)} | {
+        node.sql_name() for node in tree.find_all(exp.Func) if not isinstance(node, exp.Anonymous)
+    }
+
+
+def microsoft_strings() -> dict[str, str]:
+    """Every SQL text of the MICROSOFT dialect: its fields and what its *_sql methods
+    return for both job tables. A new method with other parameters must be added here."""
+    texts = {}
+    for field in dataclasses.fields(Dialect):
+        value = getattr(MICROSOFT, field.name)
+        if field.name not in NOT_SQL and isinstance(value, str) and value:
+            texts[field.name] = value
+    for name, method in inspect.getmembers(Dialect, inspect.isfunction):
+        if name.endswith("_sql"):
+            params = [p for p in inspect.signature(method).parameters if p != "self"]
+            assert params == ["table"], f"add sample arguments for Dialect.{name}{params} in this test"
+            for table in JOB_TABLES:
+                texts[f"{name}({table})"] = getattr(MICROSOFT, name)(bracket(table))
+    return texts
+
+
+def test_every_microsoft_string_is_collected():
+    texts = microsoft_strings()
+    assert {"now", "ago", "lock_hint"} <= set(texts)
+    assert {f"acquire_sql({t})" for t in JOB_TABLES} <= set(texts)
+
+
+@pytest.mark.parametrize("name", sorted(microsoft_strings()))
+def test_microsoft_sql_never_uses_local_time_or_stray_percent_signs(name):
+    text = microsoft_strings()[name]
+    assert not LOCAL_TIME.search(text), f"{name}: use SYSUTCDATETIME(), the server's UTC clock"
+    # mssql-django only %-formats a statement that has parameters: a literal %% would
+    # reach the server doubled in a statement without any.
+    assert "%" not in text.replace("%s", ""), name
+
+
+def test_now_is_sysutcdatetime():
+    tree = parse_tsql(f"SELECT {MICROSOFT.now}")
+    assert function_names(tree) == {"SYSUTCDATETIME"}
+
+
+def test_ago_subtracts_seconds_from_sysutcdatetime():
+    assert MICROSOFT.ago.count("%s") == 1
+    tree = parse_tsql(f"SELECT {fill_placeholders(MICROSOFT.ago, numbers=True)}")
+    date_add = tree.find(exp.DateAdd)
+    assert date_add is not None
+    assert date_add.this.name.upper() == "SYSUTCDATETIME"
+    assert date_add.text("unit").upper() in ("MILLISECOND", "SECOND")
+    assert isinstance(date_add.expression, exp.Neg)  # "ago": a negative amount
+
+
+@pytest.mark.parametrize("table", JOB_TABLES)
+def test_now_and_ago_work_inside_the_lock_updates(table):
+    """The heartbeat / takeover UPDATE the lock runs through the ORM, with the dialect's
+    expressions in SET and WHERE."""
+    sql = (
+        f"UPDATE {bracket(table)} SET [Status] = 'Abandoned', [Completed_At] = {MICROSOFT.now} "
+        f"WHERE [Status] = 'InProgress' AND [Heartbeat_At] < {MICROSOFT.ago}"
+    )
+    tree = parse_tsql(fill_placeholders(sql, numbers=True))
+    assert isinstance(tree, exp.Update)
+    assert "SYSUTCDATETIME" in function_names(tree)
+    select = parse_tsql(
+        fill_placeholders(
+            f"SELECT [Job_Id] FROM {bracket(table)} WHERE [Heartbeat_At] >= {MICROSOFT.ago}", numbers=True
+        )
+    )
+    assert isinstance(select, exp.Select)
+
+
+@pytest.mark.parametrize("table", JOB_TABLES)
+def test_acquire_is_one_insert_select_where_not_exists_with_updlock_holdlock(table):
+    sql = MICROSOFT.acquire_sql(bracket(table))
+    assert sql.count("%s") == 3  # job id, started by, triggered by
+    tree = parse_tsql(fill_placeholders(sql))
+
+    assert isinstance(tree, exp.Insert)
+    target = tree.this  # Schema(Table, columns)
+    assert target.this.name == table
+    columns = [column.name for column in target.expressions]
+    assert {"Job_Id", "Status", "Started_At", "Heartbeat_At", "Started_By", "Triggered_By"} <= set(columns)
+
+    select = tree.expression
+    assert isinstance(select, exp.Select)
+    assert len(select.expressions) == len(columns)
+    values = dict(zip(columns, select.expressions, strict=True))
+    assert values["Status"].this == "InProgress"
+    assert values["Started_At"].name.upper() == "SYSUTCDATETIME"
+    assert values["Heartbeat_At"].name.upper() == "SYSUTCDATETIME"
+
+    not_exists = select.args["where"].this
+    assert isinstance(not_exists, exp.Not) and isinstance(not_exists.this, exp.Exists)
+    probe = not_exists.this.this
+    probed = probe.args["from_"].this
+    assert probed.name == table
+    hints = {hint.name.upper() for h in probed.args.get("hints") or [] for hint in h.expressions}
+    assert {"UPDLOCK", "HOLDLOCK"} <= hints
+    condition = probe.args["where"].this
+    assert isinstance(condition, exp.EQ)
+    assert (condition.this.name, condition.expression.this) == ("Status", "InProgress")
+
+
+def test_lock_hint_parses_as_a_table_hint():
+    tree = parse_tsql(f"SELECT 1 FROM [T]{MICROSOFT.lock_hint}")
+    assert tree.find(exp.WithTableHint) is not None
+
+
+# --- docs/sqlserver-schema.sql ---------------------------------------------------------
+
+
+def schema_statements() -> list[exp.Expression]:
+    return sqlglot.parse(SCHEMA_SQL.read_text(), read="tsql", error_level=sqlglot.ErrorLevel.RAISE)
+
+
+def test_schema_sql_parses_and_creates_every_seed_table():
+    created = {
+        s.find(exp.Table).name
+        for s in schema_statements()
+        if isinstance(s, exp.Create) and s.args["kind"] == "TABLE"
+    }
+    assert created == {
+        "UserAccessRequest",
+        "RevokedAccess",
+        "ExpiryNotification",
+        "NotificationJobRun",
+        "RevokeExpiredJobRun",
+    }
+
+
+@pytest.mark.parametrize("table", JOB_TABLES)
+def test_schema_sql_has_the_filtered_unique_index_the_lock_relies_on(table):
+    filtered = [
+        s
+        for s in schema_statements()
+        if isinstance(s, exp.Create)
+        and s.args["kind"] == "INDEX"
+        and s.args.get("unique")
+        and s.this.args["table"].name == table
+        and s.this.args["params"].args.get("where") is not None
+    ]
+    assert len(filtered) == 1
+    params = filtered[0].this.args["params"]
+    assert [c.this.name for c in params.args["columns"]] == ["Status"]
+    condition = params.args["where"].this
+    assert (condition.this.name, condition.expression.this) == ("Status", "InProgress")
+
+
+def test_schema_sql_uses_datetimeoffset_for_times():
+    """mssql-django stores aware datetimes (USE_TZ) as datetimeoffset; SYSUTCDATETIME()
+    converts to it with offset +00:00."""
+    text = SCHEMA_SQL.read_text()
+    assert "[Started_At] datetimeoffset NOT NULL" in text
+    assert " datetime2" not in text and " datetime " not in text
+
+
+def test_schema_sql_is_what_the_command_prints_now():
+    env = dict(os.environ, DEBUG="1", PYTHONPATH=str(ROOT))
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "sqlserver_schema"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == SCHEMA_SQL.read_text(), (
+        "docs/sqlserver-schema.sql is out of date: "
+        "DEBUG=1 python manage.py sqlserver_schema > docs/sqlserver-schema.sql"
+    )
