@@ -33,6 +33,12 @@ test: $(VENV)/.installed
 	mkdir -p var
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Benchmarks, never part of `make test` (docs/benchmarks.md): `make bench` (SQLite),
+# `make bench DB=postgres`, `BENCH_QUICK=1 make bench` for a fast pass.
+bench: $(VENV)/.installed
+	mkdir -p var/bench
+	$(PY) -m bench $(if $(DB),--db $(DB))
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -1,0 +1,1 @@
+"""Benchmarks of accessmgr: `make bench` (python -m bench). See docs/benchmarks.md."""

@@ -1,0 +1,240 @@
+"""Benchmark 4: the pages and the status poll endpoints, with the table already full
+(the revoke benchmark leaves N requests in it).
+
+- Server time, in process: Django's test Client, logged in, timing each request
+  (p50 / p95), the endpoints interleaved so noise hits them alike. Baseline: the bare
+  /bench/hello view (bench/urls.py) through the same middleware.
+- Requests per second under gunicorn (gthread; bench/gunicorn.conf.py), loaded from a
+  second process on 127.0.0.1 (`wrk` when installed, else bench/loadgen.py), the poll
+  endpoints against /bench/hello served by the same gunicorn, rounds interleaved,
+  median of the rounds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from django.test import Client
+
+from bench.data import bench_user
+from bench.env import ROOT
+from bench.stats import Results, Row, ms, percentile
+from requests_app.models import UserAccessRequest
+from requests_app.selectors import PAGE_SIZE
+
+PAGE_P95_TARGET = 0.050
+RPS_TARGET = 0.70
+HTMX = {"HX-Request": "true"}
+
+
+def _endpoints(rows: int) -> list[tuple[str, str, dict]]:
+    """(label, path, extra headers). Page 1,000 when the table has that many pages,
+    else its last page."""
+    deep = min(1000, max(1, math.ceil(rows / PAGE_SIZE)))
+    return [
+        ("hello", "/bench/hello", {}),
+        ("All Requests, page 1", "/", {}),
+        (f"All Requests, page {deep:,}", f"/?page={deep}", {}),
+        ("Revoke banner partial (HTMX poll)", "/jobs/revoke/banner/", HTMX),
+        ("Revoke status API (poll)", "/api/access-requests/revoke-job-status", {}),
+    ]
+
+
+def _server_times(client: Client, endpoints, samples: int) -> dict[str, dict]:
+    times: dict[str, list[float]] = {label: [] for label, _, _ in endpoints}
+    statuses: dict[str, set[int]] = {label: set() for label, _, _ in endpoints}
+    for _ in range(3):  # warm-up: templates, URL resolver, query plans
+        for _label, path, headers in endpoints:
+            client.get(path, headers=headers)
+    for _ in range(samples):
+        for label, path, headers in endpoints:
+            start = time.perf_counter()
+            response = client.get(path, headers=headers)
+            times[label].append(time.perf_counter() - start)
+            statuses[label].add(response.status_code)
+    return {
+        label: {
+            "p50": percentile(values, 50),
+            "p95": percentile(values, 95),
+            "n": len(values),
+            "statuses": sorted(statuses[label]),
+        }
+        for label, values in times.items()
+    }
+
+
+# --- gunicorn -----------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _gunicorn_start(port: int) -> subprocess.Popen:
+    env = dict(os.environ, BENCH_GUNICORN_BIND=f"127.0.0.1:{port}")
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
+    proc = subprocess.Popen([gunicorn, "-c", str(ROOT / "bench" / "gunicorn.conf.py")], cwd=ROOT, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/hello", timeout=2) as response:
+                if response.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("gunicorn did not answer within 60 s")
+
+
+def _wrk(url: str, *, seconds: float, connections: int, headers: dict[str, str]) -> dict:
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    out = subprocess.run(
+        [*args, url], capture_output=True, text=True, timeout=seconds + 60, check=True
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {
+        "rps": rps,
+        "non2xx": int(bad.group(1)) if bad else 0,
+        "socketErrors": errors.group(0) if errors else "",
+    }
+
+
+def _pyload(url: str, *, seconds: float, connections: int, headers: dict[str, str]) -> dict:
+    args = [sys.executable, "-m", "bench.loadgen", url, "--seconds", str(seconds)]
+    args += ["--connections", str(connections)]
+    for name, value in headers.items():
+        args += ["--header", f"{name}: {value}"]
+    out = subprocess.run(
+        args, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 60, check=True
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    non2xx = sum(v for k, v in result["statuses"].items() if k != "200")
+    return {"rps": result["rps"], "non2xx": non2xx, "socketErrors": ""}
+
+
+def _throughput(
+    *, port: int, cookie: str, endpoints, seconds: float, rounds: int, connections: int, warmup: bool
+) -> dict:
+    tool = "wrk" if shutil.which("wrk") else "python"
+    load = _wrk if tool == "wrk" else _pyload
+    measured: dict[str, list[dict]] = {label: [] for label, _, _ in endpoints}
+    for _label, path, headers in endpoints if warmup else []:  # warm-up: imports, templates, plans
+        load(
+            f"http://127.0.0.1:{port}{path}",
+            seconds=1,
+            connections=connections,
+            headers={**headers, "Cookie": cookie},
+        )
+    for _ in range(rounds):
+        for label, path, headers in endpoints:
+            measured[label].append(
+                load(
+                    f"http://127.0.0.1:{port}{path}",
+                    seconds=seconds,
+                    connections=connections,
+                    headers={**headers, "Cookie": cookie},
+                )
+            )
+    return {
+        "tool": tool,
+        "endpoints": {
+            label: {
+                "rps": sorted(r["rps"] for r in runs)[len(runs) // 2],
+                "rounds": [round(r["rps"], 1) for r in runs],
+                "non2xx": sum(r["non2xx"] for r in runs),
+            }
+            for label, runs in measured.items()
+        },
+    }
+
+
+def pages_bench(
+    *, results: Results, samples: int, http_seconds: float, http_rounds: int, http_warmup: bool = True
+) -> None:
+    section = "Pages"
+    rows = UserAccessRequest.objects.count()
+    print(f"== pages: {rows:,} requests in the table; {samples} timed requests per endpoint in process")
+    client = Client()
+    client.force_login(bench_user())
+    endpoints = _endpoints(rows)
+    timed = _server_times(client, endpoints, samples)
+    results.raw["pages"] = {"rows": rows, "serverTime": timed}
+    hello = timed["hello"]
+    for label, _path, _headers in endpoints[1:]:
+        t = timed[label]
+        ok = t["statuses"] == [200]
+        is_page = label.startswith("All Requests")
+        results.add(
+            Row(
+                section,
+                f"{label}: server time p50 / p95",
+                f"{ms(t['p50'])} / {ms(t['p95'])}",
+                target=f"p95 ≤ {PAGE_P95_TARGET * 1000:g} ms" if is_page else "",
+                passed=(t["p95"] <= PAGE_P95_TARGET and ok) if is_page else (None if ok else False),
+                detail=f"{t['n']} requests, {rows:,} rows; p50 = {t['p50'] / hello['p50']:.1f}× hello "
+                f"({ms(hello['p50'])})" + ("" if ok else f"; HTTP {t['statuses']}"),
+            )
+        )
+
+    port = _free_port()
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    connections = int(os.environ.get("BENCH_GUNICORN_WORKERS", "2")) * int(
+        os.environ.get("BENCH_GUNICORN_THREADS", "4")
+    )
+    polls = [endpoints[0], endpoints[3], endpoints[4]]
+    print(f"== pages: gunicorn gthread on 127.0.0.1:{port}, {http_rounds} rounds × {http_seconds:g} s each")
+    proc = _gunicorn_start(port)
+    try:
+        throughput = _throughput(
+            port=port,
+            cookie=cookie,
+            endpoints=polls,
+            seconds=http_seconds,
+            rounds=http_rounds,
+            connections=connections,
+            warmup=http_warmup,
+        )
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    results.raw["pages"]["gunicorn"] = throughput
+    base = throughput["endpoints"]["hello"]
+    for label, _path, _headers in polls[1:]:
+        got = throughput["endpoints"][label]
+        ratio = got["rps"] / base["rps"] if base["rps"] else 0.0
+        ok = got["non2xx"] == 0 and base["non2xx"] == 0
+        results.add(
+            Row(
+                section,
+                f"{label}: requests/s under gunicorn vs bare view",
+                f"{ratio:.0%}",
+                target=f"≥ {RPS_TARGET:.0%}",
+                passed=ratio >= RPS_TARGET and ok,
+                detail=(
+                    f"{got['rps']:,.0f} vs hello {base['rps']:,.0f} req/s (median of {http_rounds} rounds of "
+                    f"{http_seconds:g} s, {connections} keep-alive connections, {throughput['tool']})"
+                    + ("" if ok else f"; non-2xx: {got['non2xx']} / hello {base['non2xx']}")
+                ),
+            )
+        )

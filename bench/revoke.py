@@ -1,0 +1,96 @@
+"""Benchmark 2: revoking N expired requests (delay 0).
+
+Baseline: what the seed does (flows.md, Flow 2, step 5), written here: collect the
+expired Request_Ids, one UPDATE of them all, then one INSERT INTO RevokedAccess round
+trip per request, each in autocommit. Project: jobs.revoke.revoke_expired_run (chunked,
+set-based, one transaction per chunk, under the lock). Each runs on a freshly generated
+table of N expired Active requests; both results are checked (N revoked, N recorded)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import connection
+from django.test import override_settings
+
+from bench.data import requests_create, tables_analyze, tables_clear
+from bench.stats import Results, Row, Stopwatch
+from jobs.dialects import dialect_for
+from jobs.lock import db_now
+from jobs.revoke import REVOKED_BY, revoke_expired_run
+from requests_app.models import RevokedAccess, UserAccessRequest
+
+TARGET = 20.0
+
+
+def seed_revoke_baseline() -> int:
+    """The seed's revoke: SELECT the ids, one UPDATE, then an INSERT round trip per id."""
+    now = db_now()
+    expired = UserAccessRequest.objects.filter(status=UserAccessRequest.Status.ACTIVE, expires_on__lte=now)
+    request_ids = list(expired.values_list("request_id", flat=True))
+    if not request_ids:
+        return 0
+    expired.update(status=UserAccessRequest.Status.REVOKED)
+    quote = connection.ops.quote_name
+    table = quote(RevokedAccess._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({quote('Request_Id')}, {quote('Revoked_Dt')}, {quote('Revoked_By')}) "
+        f"VALUES (%s, {dialect_for().now}, %s)"
+    )
+    with connection.cursor() as cursor:
+        for request_id in request_ids:
+            cursor.execute(sql, [request_id, REVOKED_BY])
+    return len(request_ids)
+
+
+def _fresh_table(n: int) -> None:
+    tables_clear()
+    requests_create(count=n, expires_in=-timedelta(hours=1), spread=timedelta(days=90), prefix="REV")
+
+
+def _check(n: int, label: str) -> bool:
+    revoked = UserAccessRequest.objects.filter(status=UserAccessRequest.Status.REVOKED).count()
+    recorded = RevokedAccess.objects.count()
+    if revoked == recorded == n:
+        return True
+    print(f"  !! {label}: {revoked} revoked, {recorded} recorded, expected {n}")
+    return False
+
+
+def revoke_bench(*, results: Results, n: int) -> None:
+    section = "Revoke job"
+    print(f"== revoke: {n:,} expired requests, seed baseline then the project's job")
+    _fresh_table(n)
+    with Stopwatch() as baseline:
+        baseline_count = seed_revoke_baseline()
+    baseline_ok = baseline_count == n and _check(n, "baseline")
+
+    _fresh_table(n)
+    with override_settings(REVOKE_DELAY_SECONDS=0), Stopwatch() as project:
+        result = revoke_expired_run(triggered_by="bench")
+    project_ok = result["revokedCount"] == n and _check(n, "project")
+    tables_analyze()
+
+    speedup = baseline.seconds / project.seconds
+    results.raw["revoke"] = {
+        "n": n,
+        "baselineSeconds": baseline.seconds,
+        "projectSeconds": project.seconds,
+        "speedup": speedup,
+        "baselineOk": baseline_ok,
+        "projectOk": project_ok,
+    }
+    results.add(
+        Row(
+            section,
+            f"Revoke {n:,} expired: speed-up vs the seed's per-row inserts",
+            f"{speedup:.1f}×",
+            target=f"≥ {TARGET:g}×",
+            passed=speedup >= TARGET and baseline_ok and project_ok,
+            detail=(
+                f"seed baseline {baseline.seconds:.2f} s ({n / baseline.seconds:,.0f} rows/s) / "
+                f"project {project.seconds:.2f} s ({n / project.seconds:,.0f} rows/s)"
+                + ("" if baseline_ok and project_ok else " — COUNT MISMATCH")
+            ),
+        )
+    )
