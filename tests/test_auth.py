@@ -1,0 +1,105 @@
+"""Nothing is anonymous: pages redirect to login, the API answers 401 JSON."""
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accessmgr import urls as root_urls
+
+SAMPLE_KWARGS = {"job": "revoke"}
+
+
+def app_urls() -> list[str]:
+    """Every route of the app (requests_app and jobs), reversed with sample arguments."""
+    found = []
+
+    def walk(patterns, namespace=None):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                if p.namespace in ("admin",):
+                    continue
+                walk(p.url_patterns, p.namespace or namespace)
+            elif isinstance(p, URLPattern) and p.name and namespace:
+                kwargs = {k: SAMPLE_KWARGS[k] for k in p.pattern.converters}
+                found.append(reverse(f"{namespace}:{p.name}", kwargs=kwargs))
+
+    walk(get_resolver(root_urls).url_patterns)
+    return sorted(set(found))
+
+
+URLS = app_urls()
+PAGES = [u for u in URLS if not u.startswith("/api/")]
+API = [u for u in URLS if u.startswith("/api/")]
+
+
+def test_the_app_has_pages_and_api_routes():
+    assert "/" in PAGES and "/api/access-requests" in API
+    assert len(PAGES) >= 3 and len(API) >= 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", PAGES)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_anonymous_page_request_redirects_to_login(client, url, method):
+    response = getattr(client, method)(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login") + "?next=")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", API)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_anonymous_api_request_gets_401_json(client, url, method):
+    if method == "post":
+        response = client.post(url, data="{}", content_type="application/json")
+    else:
+        response = client.get(url)
+    assert response.status_code == 401
+    assert response.json() == {"message": "Authentication required."}
+
+
+@pytest.mark.django_db
+def test_login_page_is_public_and_styled(client):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert b"css/app.css" in response.content
+    assert b"csrfmiddlewaretoken" in response.content
+
+
+@pytest.mark.django_db
+def test_login_with_password_then_logout(user):
+    client = Client(enforce_csrf_checks=True)
+    page = client.get(reverse("login"))
+    token = page.cookies["csrftoken"].value
+    response = client.post(
+        reverse("login"),
+        {"username": "alice", "password": "correct horse battery", "csrfmiddlewaretoken": token},
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("requests_app:all_requests")
+    assert client.get(reverse("requests_app:all_requests")).status_code == 200
+    token = client.cookies["csrftoken"].value
+    response = client.post(reverse("logout"), {"csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    assert client.get(reverse("requests_app:all_requests")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_wrong_password_shows_an_error(client, user):
+    response = client.post(reverse("login"), {"username": "alice", "password": "nope"})
+    assert response.status_code == 200
+    assert b'role="alert"' in response.content
+
+
+@pytest.mark.django_db
+def test_login_redirects_back_to_next(client, user):
+    response = client.post(
+        reverse("login") + "?next=/requests/pending-expiry/",
+        {"username": "alice", "password": "correct horse battery", "next": "/requests/pending-expiry/"},
+    )
+    assert response["Location"] == "/requests/pending-expiry/"
+
+
+@pytest.mark.django_db
+def test_admin_is_not_open_to_anonymous_users(client):
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]

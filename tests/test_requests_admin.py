@@ -1,0 +1,71 @@
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from jobs.lock import db_now
+from requests_app.models import NEVER_EXPIRES, ExpiryNotification, RevokedAccess, UserAccessRequest
+
+
+@pytest.fixture
+def admin_client(client, db):
+    admin = User.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def history(make_request):
+    now = db_now()
+    revoked = make_request(expires_in=-timedelta(days=1), status="Revoked")
+    RevokedAccess.objects.create(request=revoked, revoked_dt=now, revoked_by="System - Scheduled Expiry Job")
+    soon = make_request(expires_in=timedelta(days=5))
+    note = ExpiryNotification.objects.create(
+        request=soon, notification_type="30-Day Reminder", sent_at=now, sent_to=soon.requestor_email
+    )
+    make_request(expires_on=NEVER_EXPIRES)
+    return revoked, soon, note
+
+
+@pytest.mark.parametrize("model", ["useraccessrequest", "expirynotification", "revokedaccess"])
+def test_changelists_render_with_search_and_filters(admin_client, history, model):
+    url = reverse(f"admin:requests_app_{model}_changelist")
+    assert admin_client.get(url).status_code == 200
+    assert admin_client.get(url, {"q": "REQ-TEST"}).status_code == 200
+
+
+def test_request_list_shows_never_and_revocation(admin_client, history):
+    html = admin_client.get(reverse("admin:requests_app_useraccessrequest_changelist")).content.decode()
+    assert "Never" in html
+    assert "by System - Scheduled Expiry Job" in html
+    assert (
+        admin_client.get(
+            reverse("admin:requests_app_useraccessrequest_changelist"), {"status__exact": "Revoked"}
+        ).status_code
+        == 200
+    )
+
+
+def test_requests_are_not_added_in_admin_and_identity_is_read_only(admin_client, history):
+    assert admin_client.get(reverse("admin:requests_app_useraccessrequest_add")).status_code == 403
+    revoked = history[0]
+    page = admin_client.get(reverse("admin:requests_app_useraccessrequest_change", args=[revoked.pk]))
+    assert page.status_code == 200
+    form_fields = page.context["adminform"].form.fields
+    assert "request_id" not in form_fields and "status" not in form_fields
+
+
+@pytest.mark.parametrize(("model", "index"), [("revokedaccess", 0), ("expirynotification", 2)])
+def test_history_is_read_only(admin_client, history, model, index):
+    obj = history[index] if model == "expirynotification" else RevokedAccess.objects.get()
+    change = reverse(f"admin:requests_app_{model}_change", args=[obj.pk])
+    page = admin_client.get(change)
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+    assert page.context["has_delete_permission"] is False
+    assert admin_client.post(change, {"revoked_by": "someone else"}).status_code == 403
+    assert admin_client.get(reverse(f"admin:requests_app_{model}_add")).status_code == 403
+    assert admin_client.get(reverse(f"admin:requests_app_{model}_delete", args=[obj.pk])).status_code == 403
+    assert UserAccessRequest.objects.count() == 3
+    assert RevokedAccess.objects.get().revoked_by == "System - Scheduled Expiry Job"
