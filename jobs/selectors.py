@@ -1,0 +1,100 @@
+"""Reads behind the job history page and the "last runs" box of each job page.
+
+The two run tables have the same columns apart from their counts, so one ORM UNION ALL
+gives the runs of both jobs, newest first, paginated by the database: two queries a
+page (the count and the rows), whatever the page number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.paginator import Page, Paginator
+from django.db.models import CharField, F, IntegerField, QuerySet, Value
+
+from jobs.models import JOB_MODELS, JobRun
+
+HISTORY_PAGE_SIZE = 50
+LAST_RUNS = 5
+
+# The columns of a history row, in UNION order; counts a job does not have are NULL.
+_COMMON = ("job_id", "status", "started_at", "completed_at", "heartbeat_at", "started_by", "triggered_by")
+_COUNTS = ("total_count", "processed_count", "revoked_count", "success_count", "failed_count")
+_COLUMNS = ("job", *_COMMON, "error_message", *_COUNTS)
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run of either job, as the history page and the last-runs box show it."""
+
+    job: str  # "revoke" or "notifications" (JOB_MODELS keys)
+    job_id: str
+    status: str
+    started_at: datetime
+    completed_at: datetime | None
+    heartbeat_at: datetime | None
+    started_by: str
+    triggered_by: str
+    error_message: str | None
+    total_count: int | None
+    processed_count: int | None
+    revoked_count: int | None
+    success_count: int | None
+    failed_count: int | None
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.completed_at and self.started_at:
+            return self.completed_at - self.started_at
+        return None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return self.duration.total_seconds() if self.duration is not None else None
+
+    @property
+    def job_title(self) -> str:
+        return JOB_TITLES[self.job]
+
+
+JOB_TITLES = {"revoke": "Revoke expired", "notifications": "Expiry notifications"}
+
+
+def _runs(job: str) -> QuerySet:
+    """One job's runs as history rows (values), with the job's key as a column."""
+    model: type[JobRun] = JOB_MODELS[job]
+    own = {f.name for f in model._meta.get_fields()}
+    columns = {"job": Value(job, output_field=CharField())}
+    for name in _COLUMNS[1:]:
+        # Every column is an annotation, so both sides of the UNION list them in this order.
+        columns[f"r_{name}"] = F(name) if name in own else Value(None, output_field=IntegerField())
+    return model.objects.values(**columns)
+
+
+def _row(values: dict) -> RunRow:
+    return RunRow(job=values["job"], **{name: values[f"r_{name}"] for name in _COLUMNS[1:]})
+
+
+def job_runs_page(*, job: str | None = None, page: int | str | None = 1) -> Page:
+    """Runs of one job (job="revoke"/"notifications") or of both, newest first.
+    A bad page number gives the first page, one past the end the last."""
+    if job is not None and job not in JOB_MODELS:
+        raise ValueError(f"unknown job {job!r}")
+    jobs = [job] if job else list(JOB_MODELS)
+    runs = _runs(jobs[0])
+    if len(jobs) > 1:
+        runs = runs.union(*(_runs(other) for other in jobs[1:]), all=True)
+    runs = runs.order_by("-r_started_at", "-r_job_id")
+    try:
+        number = max(1, int(page or 1))
+    except (TypeError, ValueError):
+        number = 1
+    result = Paginator(runs, HISTORY_PAGE_SIZE).get_page(number)  # past the end: the last page
+    result.object_list = [_row(values) for values in result.object_list]
+    return result
+
+
+def job_runs_recent(*, job: str, limit: int = LAST_RUNS) -> list[RunRow]:
+    """The last `limit` runs of one job, newest first (the job page's "last runs" box)."""
+    return [_row(values) for values in _runs(job).order_by("-r_started_at", "-r_job_id")[:limit]]
