@@ -1,9 +1,10 @@
 """Every vendor-specific SQL string of accessmgr, and nothing else.
 
-Each database says "now, in UTC" and "N seconds ago" in its own words, and the lock's
-NOT EXISTS insert needs a table hint on SQL Server. Times always come from the
-database's clock, never the app server's: servers behind a load balancer disagree.
-The T-SQL variants are checked offline (tests/test_dialects.py); no SQL Server runs here.
+Each database says "now, in UTC" and "N seconds ago" in its own words, quotes names its
+own way, and the lock's NOT EXISTS insert needs a table hint on SQL Server. Times always
+come from the database's clock, never the app server's: servers behind a load balancer
+disagree. The T-SQL variants are checked offline with sqlglot's tsql dialect (no SQL
+Server runs here); %s is the DB-API placeholder, which mssql-django turns into ?.
 """
 
 from dataclasses import dataclass
@@ -17,21 +18,32 @@ class Dialect:
     now: str  # current UTC time, as the backend stores datetimes
     ago: str  # the UTC time %s seconds ago (one parameter: seconds as a number)
     lock_hint: str = ""  # table hint on the NOT EXISTS probe of the lock insert
+    quote_open: str = '"'
+    quote_close: str = '"'
+
+    def quote(self, name: str) -> str:
+        """A column or table name, quoted the way this database quotes identifiers."""
+        return f"{self.quote_open}{name}{self.quote_close}"
 
     def acquire_sql(self, table: str) -> str:
-        """Insert the InProgress row only when none exists. The filtered unique index
-        on Status='InProgress' makes this exclusive even when two callers both see
-        no row (READ COMMITTED); the caller treats a unique violation as "held".
-        Parameters: job id, started by, triggered by."""
+        """Insert the InProgress row only when none exists (`table` already quoted).
+
+        The NOT EXISTS alone is not exclusive under READ COMMITTED (two callers can
+        both see no row and both insert); the filtered unique index on
+        Status='InProgress' makes it so, and the caller treats a unique violation as
+        "held". Stale rows are marked Abandoned before this runs, in the same
+        transaction. Parameters: job id, started by, triggered by."""
+        q = self.quote
         return (
-            f'INSERT INTO {table} ("Job_Id", "Status", "Started_At", "Heartbeat_At", '
-            f'"Started_By", "Triggered_By") '
+            f"INSERT INTO {table} ({q('Job_Id')}, {q('Status')}, {q('Started_At')}, "
+            f"{q('Heartbeat_At')}, {q('Started_By')}, {q('Triggered_By')}) "
             f"SELECT %s, 'InProgress', {self.now}, {self.now}, %s, %s "
             f"WHERE NOT EXISTS (SELECT 1 FROM {table}{self.lock_hint} "
-            f"WHERE \"Status\" = 'InProgress')"
+            f"WHERE {q('Status')} = 'InProgress')"
         )
 
 
+# statement_timestamp(), not now(): now() is frozen at the start of the transaction.
 POSTGRESQL = Dialect(
     vendor="postgresql",
     now="statement_timestamp()",
@@ -39,7 +51,8 @@ POSTGRESQL = Dialect(
 )
 
 # Django stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS[.ffffff]' text in UTC, which
-# compares correctly as a string with strftime's '%Y-%m-%d %H:%M:%f'.
+# compares correctly as a string with strftime's '%Y-%m-%d %H:%M:%f'. (%% because the
+# strings go through Django's cursor, which turns %s into ? and %% into %.)
 SQLITE = Dialect(
     vendor="sqlite",
     now="strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')",
@@ -54,6 +67,8 @@ MICROSOFT = Dialect(
     now="SYSUTCDATETIME()",
     ago="DATEADD(millisecond, -CAST(%s * 1000 AS int), SYSUTCDATETIME())",
     lock_hint=" WITH (UPDLOCK, HOLDLOCK)",
+    quote_open="[",
+    quote_close="]",
 )
 
 DIALECTS = {d.vendor: d for d in (POSTGRESQL, SQLITE, MICROSOFT)}

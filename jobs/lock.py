@@ -1,28 +1,70 @@
 """THE job lock: acquire / heartbeat / progress / release / status, for both job tables.
 
-A run holds its job's lock while its row in the run table has Status='InProgress'.
-- Acquire is one INSERT … SELECT … WHERE NOT EXISTS, backed by a filtered unique index
-  on Status='InProgress': the database decides, in one statement, under real concurrency.
-- A running job beats (Heartbeat_At) from a background thread. A row that has not beaten
-  for JOB_STALE_AFTER_SECONDS belongs to a crashed server: the next acquire marks it
-  Abandoned in the same transaction as its own insert.
-- Fencing: every heartbeat, progress update and release is conditioned on
-  Job_Id = mine AND Status = 'InProgress'. When that touches no row the lock is lost and
-  the job stops before its next write (JobLock.fence()).
-- All times come from the database clock (jobs.dialects).
+A run holds its job's lock while its row in the run table (RevokeExpiredJobRun,
+NotificationJobRun) has Status='InProgress'. The two tables are independent locks.
+
+- Acquire is one INSERT … SELECT … WHERE NOT EXISTS (jobs.dialects), backed by a filtered
+  unique index on Status='InProgress': the database decides, in one statement, under real
+  concurrency. A unique violation means "held", like the NOT EXISTS finding a row.
+- A running job beats (Heartbeat_At) from a background thread every JOB_HEARTBEAT_SECONDS.
+  A row that has not beaten for JOB_STALE_AFTER_SECONDS belongs to a crashed server: the
+  next acquire marks it Abandoned (with an Error_Message) in the same transaction as its
+  own insert. A long run that keeps beating is never taken over.
+- Fencing: heartbeat, progress, fence and release all update
+  WHERE Job_Id = mine AND Status = 'InProgress'. When that touches no row the lock is
+  lost: JobLock.lost is set, fence() raises LockLost (so the job's write transaction rolls
+  back), and release() leaves the new owner's row alone.
+- All times come from the database clock (jobs.dialects), never the app server's.
+
+Usage — the primitives::
+
+    lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by=user.username)  # LockHeld
+    try:
+        with lock:                               # heartbeat thread while the job works
+            lock.wait(settings.REVOKE_DELAY_SECONDS)
+            with transaction.atomic():
+                lock.fence()                     # LockLost if taken over: rolls back
+                ...writes...
+            lock.progress(processed=17, total=40)
+        lock.release(status="Completed", revoked_count=n)
+    except BaseException as exc:
+        lock.release(status="Failed", error=str(exc) or type(exc).__name__)
+        raise
+
+or the same in one block, which releases Completed (with lock.counts) or Failed itself::
+
+    with lock_run(job=RevokeExpiredJobRun, triggered_by="run_revoke") as lock:
+        ...
+        lock.counts["revoked_count"] = n
+
+SIGTERM / Ctrl-C: management commands wrap the job in ``with sigterm_as_interrupt():``.
+It turns the first SIGTERM into KeyboardInterrupt("Interrupted (SIGTERM)") in the main
+thread, so the job's ``except BaseException`` / ``finally`` releases the lock as Failed
+instead of leaving it to go stale; later SIGTERMs are ignored while the job cleans up
+(SIGKILL still works, and then the stale limit frees the lock). Ctrl-C already raises
+KeyboardInterrupt. Outside the main thread (a web request) it does nothing.
+
+Logs (logger "jobs.lock"): one line per event with human-readable text and the fields in
+`extra` for a JSON formatter: event (job_started, job_finished, job_refused,
+job_takeover, lock_lost, heartbeat_failed, release_failed), job, jobId, server,
+triggeredBy, and for job_finished status, counts, duration (seconds), error.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
 
@@ -32,10 +74,16 @@ from jobs.models import JobRun
 logger = logging.getLogger("jobs.lock")
 
 IN_PROGRESS = JobRun.Status.IN_PROGRESS
+COMPLETED = JobRun.Status.COMPLETED
+FAILED = JobRun.Status.FAILED
+ABANDONED = JobRun.Status.ABANDONED
+
+ACQUIRE_ATTEMPTS = 3  # a refusal whose holder has already gone is retried this often
+ERROR_MESSAGE_MAX = 4000
 
 
 class LockHeld(Exception):
-    """Another run holds the lock; `active_job` says which."""
+    """Another run holds the lock; `active_job` says which (the seed's 409 body)."""
 
     def __init__(self, active_job: dict | None):
         self.active_job = active_job
@@ -48,7 +96,7 @@ class LockLost(Exception):
 
 
 def server_identity() -> str:
-    """Who runs a job: the server's name and this process's id."""
+    """Who runs a job: the server's name and this process's id, "host:pid"."""
     return f"{settings.SERVER_NAME}:{os.getpid()}"
 
 
@@ -70,6 +118,20 @@ def _now_sql() -> RawSQL:
 
 def _stale_cutoff_sql() -> RawSQL:
     return RawSQL(dialect_for().ago, [settings.JOB_STALE_AFTER_SECONDS])
+
+
+def _log(
+    level: int,
+    message: str,
+    *,
+    event: str,
+    job: type[JobRun],
+    job_id: str | None,
+    exc_info: bool = False,
+    **fields,
+) -> None:
+    extra = {"event": event, "job": job.job_name, "jobId": job_id, **fields}
+    logger.log(level, message, extra=extra, exc_info=exc_info)
 
 
 def _active_job(run: JobRun) -> dict:
@@ -98,120 +160,294 @@ def lock_status(*, job: type[JobRun]) -> dict:
     return {"isLocked": run is not None, "activeJob": _active_job(run) if run else None}
 
 
-def lock_acquire(*, job: type[JobRun], triggered_by: str, started_by: str | None = None) -> JobLock:
-    """Take the job's lock or raise LockHeld with the holder's details."""
-    job_id = str(uuid.uuid4())
-    started_by = started_by or server_identity()
+def _abandon_stale(*, job: type[JobRun], job_id: str, started_by: str) -> list[tuple[str, str]]:
+    """Mark InProgress rows that stopped beating Abandoned; returns (jobId, server) of each.
+
+    The UPDATE repeats the stale condition, so on PostgreSQL a run whose fence holds the
+    row lock is re-checked after its transaction commits (and then is fresh, not stale),
+    and of two concurrent takers only the first abandons; the second matches nothing,
+    then its NOT EXISTS sees the first taker's row and it is refused."""
+    stale = job.objects.filter(status=IN_PROGRESS, heartbeat_at__lt=_stale_cutoff_sql())
+    abandoned = []
+    for old_job_id, old_by in stale.values_list("job_id", "started_by"):
+        updated = stale.filter(job_id=old_job_id).update(
+            status=ABANDONED,
+            completed_at=_now_sql(),
+            error_message=(
+                f"Abandoned: no heartbeat for {settings.JOB_STALE_AFTER_SECONDS:g} s "
+                f"(server {old_by} presumed dead); taken over by run {job_id} on {started_by}."
+            ),
+        )
+        if updated:
+            abandoned.append((old_job_id, old_by))
+    return abandoned
+
+
+def _try_insert(*, job: type[JobRun], job_id: str, started_by: str, triggered_by: str):
+    """One attempt: abandon stale rows and insert ours, in one transaction.
+    Returns the abandoned rows when acquired, None when held."""
     table = connection.ops.quote_name(job._meta.db_table)
     try:
+        # SQLite: settings open every atomic block with BEGIN IMMEDIATE, so the whole
+        # attempt runs under the database's write lock. PostgreSQL / SQL Server: READ
+        # COMMITTED; the filtered unique index is what makes the insert exclusive.
         with transaction.atomic():
-            abandoned = list(
-                job.objects.filter(status=IN_PROGRESS, heartbeat_at__lt=_stale_cutoff_sql()).values_list(
-                    "job_id", "started_by"
-                )
-            )
-            if abandoned:
-                job.objects.filter(job_id__in=[a[0] for a in abandoned], status=IN_PROGRESS).update(
-                    status=JobRun.Status.ABANDONED,
-                    completed_at=_now_sql(),
-                    error_message=(
-                        f"Abandoned: no heartbeat for {settings.JOB_STALE_AFTER_SECONDS:g} s; "
-                        f"taken over by run {job_id} on {started_by}."
-                    ),
-                )
+            abandoned = _abandon_stale(job=job, job_id=job_id, started_by=started_by)
             with connection.cursor() as cursor:
                 cursor.execute(dialect_for().acquire_sql(table), [job_id, started_by, triggered_by])
-                acquired = cursor.rowcount == 1
+                if cursor.rowcount != 1:
+                    return None
     except IntegrityError:
-        acquired = False  # a concurrent caller inserted first: the unique index decided
-    if not acquired:
-        active = lock_status(job=job)["activeJob"]
-        logger.info(
-            "lock refused job=%s by=%s holder=%s", job.job_name, started_by, active and active["jobId"]
+        return None  # a concurrent caller inserted first: the unique index decided
+    return abandoned
+
+
+def lock_acquire(*, job: type[JobRun], triggered_by: str, started_by: str | None = None) -> JobLock:
+    """Take the job's lock or raise LockHeld with the holder's details."""
+    started_by = started_by or server_identity()
+    for _attempt in range(ACQUIRE_ATTEMPTS):
+        job_id = str(uuid.uuid4())
+        abandoned = _try_insert(job=job, job_id=job_id, started_by=started_by, triggered_by=triggered_by)
+        if abandoned is not None:
+            break
+        holder = job.objects.filter(status=IN_PROGRESS).order_by("-started_at").first()
+        if holder is not None:
+            active = _active_job(holder)
+            _log(
+                logging.INFO,
+                f"Job {job.job_name} refused for {triggered_by} on {started_by}: "
+                f"run {holder.job_id} on {holder.started_by} holds the lock",
+                event="job_refused",
+                job=job,
+                job_id=None,
+                server=started_by,
+                triggeredBy=triggered_by,
+                holderJobId=holder.job_id,
+                holderServer=holder.started_by,
+            )
+            raise LockHeld(active)
+        # Refused, but the holder finished in the meantime: try again.
+    else:
+        _log(
+            logging.WARNING,
+            f"Job {job.job_name} refused for {triggered_by} on {started_by}: lock busy",
+            event="job_refused",
+            job=job,
+            job_id=None,
+            server=started_by,
+            triggeredBy=triggered_by,
         )
-        raise LockHeld(active)
+        raise LockHeld(lock_status(job=job)["activeJob"])
+
     for old_job_id, old_by in abandoned:
-        logger.warning(
-            "lock takeover job=%s jobId=%s server=%s abandoned=%s abandoned_server=%s",
-            job.job_name,
-            job_id,
-            started_by,
-            old_job_id,
-            old_by,
+        _log(
+            logging.WARNING,
+            f"Job {job.job_name} run {job_id} on {started_by} took over run {old_job_id} "
+            f"of {old_by}: no heartbeat for {settings.JOB_STALE_AFTER_SECONDS:g} s, marked Abandoned",
+            event="job_takeover",
+            job=job,
+            job_id=job_id,
+            server=started_by,
+            triggeredBy=triggered_by,
+            abandonedJobId=old_job_id,
+            abandonedServer=old_by,
         )
-    logger.info(
-        "lock acquired job=%s jobId=%s server=%s triggeredBy=%s",
-        job.job_name,
-        job_id,
-        started_by,
-        triggered_by,
+    _log(
+        logging.INFO,
+        f"Job {job.job_name} started: run {job_id} on {started_by}, triggered by {triggered_by}",
+        event="job_started",
+        job=job,
+        job_id=job_id,
+        server=started_by,
+        triggeredBy=triggered_by,
     )
-    return JobLock(job=job, job_id=job_id, started_by=started_by)
+    return JobLock(job=job, job_id=job_id, started_by=started_by, triggered_by=triggered_by)
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return str(exc) or "Interrupted (Ctrl-C)"
+    return str(exc) or type(exc).__name__
 
 
 @dataclass
 class JobLock:
     """A held lock. Use as a context manager to heartbeat in the background while the
-    job works; call release() (in a finally) when done."""
+    job works; call release() when done (or use lock_run, which does it)."""
 
     job: type[JobRun]
     job_id: str
     started_by: str
+    triggered_by: str = ""
+    counts: dict = field(default_factory=dict)  # lock_run releases Completed with these
 
     def __post_init__(self):
         self.lost = threading.Event()
+        self.released = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lost_once = threading.Lock()
+        self._started = time.monotonic()
 
     def _mine(self):
         return self.job.objects.filter(job_id=self.job_id, status=IN_PROGRESS)
 
+    def _mark_lost(self) -> None:
+        with self._lost_once:
+            if self.lost.is_set():
+                return
+            self.lost.set()
+        _log(
+            logging.ERROR,
+            f"Job {self.job.job_name} run {self.job_id} on {self.started_by} lost its lock "
+            "(its row is no longer InProgress: taken over); stopping before the next write",
+            event="lock_lost",
+            job=self.job,
+            job_id=self.job_id,
+            server=self.started_by,
+            triggeredBy=self.triggered_by,
+        )
+
     def _touch(self, **fields) -> bool:
         """One fenced update; marks the lock lost when the row is no longer ours."""
-        if self.lost.is_set():
+        if self.lost.is_set() or self.released:
             return False
         if self._mine().update(heartbeat_at=_now_sql(), **fields) == 1:
             return True
-        self.lost.set()
-        logger.error("lock lost job=%s jobId=%s server=%s", self.job.job_name, self.job_id, self.started_by)
+        self._mark_lost()
         return False
 
     def heartbeat(self) -> bool:
         return self._touch()
 
-    def progress(self, *, processed: int, total: int) -> bool:
+    def progress(self, *, processed: int, total: int | None) -> bool:
+        """Record progress ("17 of 40" on the banner); False when the lock is lost."""
         return self._touch(processed_count=processed, total_count=total)
 
     def fence(self) -> None:
         """Call inside the job's write transaction, before its writes: beats and raises
-        LockLost when this run no longer holds the lock, so the transaction rolls back."""
+        LockLost when this run no longer holds the lock, so the transaction rolls back.
+        On PostgreSQL the fenced row stays locked until the transaction ends, so a taker
+        cannot abandon this run between the fence and the commit."""
         if not self._touch():
-            raise LockLost(f"Run {self.job_id} lost its lock to another run; stopping.")
+            raise LockLost(f"Run {self.job_id} of job {self.job.job_name} lost its lock; stopping.")
+
+    def _check_release(self, status: str, counts: dict) -> None:
+        if status not in (COMPLETED, FAILED):
+            raise ValueError(f"release status must be {COMPLETED!r} or {FAILED!r}, got {status!r}")
+        allowed = {f.name for f in self.job._meta.concrete_fields if f.name.endswith("_count")}
+        unknown = set(counts) - allowed
+        if unknown:
+            raise ValueError(
+                f"{self.job.__name__} has no count(s) {sorted(unknown)}; expected some of {sorted(allowed)}"
+            )
 
     def release(self, *, status: str, error: str | None = None, **counts) -> bool:
-        """Completed (with counts) or Failed (with the error). Fenced like the rest."""
+        """Completed (with counts) or Failed (with the error); sets Completed_At. Fenced
+        like the rest: False (and the other run's row untouched) when the lock was lost.
+        Safe to call twice: the second call does nothing. A database error is logged
+        and retried once on a fresh connection, never raised over the job's own error."""
+        self._check_release(status, counts)
         self.stop_heartbeat()
-        updated = self._mine().update(
-            status=status, completed_at=_now_sql(), heartbeat_at=_now_sql(), error_message=error, **counts
+        if self.released:
+            return False
+        if error is not None:
+            error = error[:ERROR_MESSAGE_MAX]
+        updated = None
+        for attempt in (1, 2):
+            try:
+                updated = self._mine().update(
+                    status=status,
+                    completed_at=_now_sql(),
+                    heartbeat_at=_now_sql(),
+                    error_message=error,
+                    **counts,
+                )
+                break
+            except DatabaseError:
+                _log(
+                    logging.ERROR if attempt == 2 else logging.WARNING,
+                    f"Job {self.job.job_name} run {self.job_id}: release as {status} failed "
+                    f"(attempt {attempt})",
+                    event="release_failed",
+                    job=self.job,
+                    job_id=self.job_id,
+                    server=self.started_by,
+                    triggeredBy=self.triggered_by,
+                    exc_info=True,
+                )
+                if connection.in_atomic_block:
+                    return False
+                connection.close()  # the next query opens a fresh connection
+        if updated is None:
+            return False
+        self.released = True
+        duration = round(time.monotonic() - self._started, 3)
+        if updated == 1:
+            shown = ", ".join(f"{k}={v}" for k, v in counts.items())
+            _log(
+                logging.INFO if status == COMPLETED else logging.WARNING,
+                f"Job {self.job.job_name} finished {status}: run {self.job_id} on {self.started_by} "
+                f"in {duration:.3f} s"
+                + (f", {shown}" if shown else "")
+                + (f", error: {error}" if error else ""),
+                event="job_finished",
+                job=self.job,
+                job_id=self.job_id,
+                server=self.started_by,
+                triggeredBy=self.triggered_by,
+                status=status,
+                counts=counts,
+                duration=duration,
+                error=error,
+            )
+            return True
+        self._mark_lost()
+        _log(
+            logging.ERROR,
+            f"Job {self.job.job_name} run {self.job_id} on {self.started_by} ended {status} after "
+            f"{duration:.3f} s but had lost its lock; its row was left as the taker set it",
+            event="job_finished",
+            job=self.job,
+            job_id=self.job_id,
+            server=self.started_by,
+            triggeredBy=self.triggered_by,
+            status=status,
+            counts=counts,
+            duration=duration,
+            error=error,
+            lockLost=True,
         )
-        if not updated:
-            logger.error("release found no InProgress row job=%s jobId=%s", self.job.job_name, self.job_id)
-        return updated == 1
+        return False
 
     # --- background heartbeat ----------------------------------------------------
 
     def _beat_forever(self) -> None:
         try:
             while not self._stop.wait(settings.JOB_HEARTBEAT_SECONDS):
-                if not self.heartbeat():
-                    break
-        except Exception:
-            logger.exception("heartbeat failed job=%s jobId=%s", self.job.job_name, self.job_id)
+                try:
+                    if not self.heartbeat():
+                        break
+                except Exception:
+                    # A database hiccup: keep beating on a fresh connection; the stale
+                    # limit is many heartbeats long.
+                    _log(
+                        logging.WARNING,
+                        f"Job {self.job.job_name} run {self.job_id}: heartbeat failed, retrying",
+                        event="heartbeat_failed",
+                        job=self.job,
+                        job_id=self.job_id,
+                        server=self.started_by,
+                        triggeredBy=self.triggered_by,
+                        exc_info=True,
+                    )
+                    connection.close()
         finally:
             connection.close()  # this thread's own connection
 
     def start_heartbeat(self) -> None:
-        if self._thread is None:
+        if self._thread is None and not self.released:
+            self._stop.clear()
             self._thread = threading.Thread(
                 target=self._beat_forever, name=f"heartbeat-{self.job_id[:8]}", daemon=True
             )
@@ -223,10 +459,12 @@ class JobLock:
             self._thread.join()
             self._thread = None
 
-    def wait(self, seconds: float) -> None:
-        """Sleep (the seed's artificial delays) while beating; returns early if the lock is lost."""
+    def wait(self, seconds: float) -> bool:
+        """Sleep (the seed's artificial delays) while beating; returns early, False, if
+        the lock is lost. True while the lock is still held."""
         if seconds > 0:
             self.lost.wait(seconds)
+        return not self.lost.is_set()
 
     def __enter__(self) -> JobLock:
         self.start_heartbeat()
@@ -234,3 +472,42 @@ class JobLock:
 
     def __exit__(self, *exc) -> None:
         self.stop_heartbeat()
+
+
+@contextmanager
+def lock_run(*, job: type[JobRun], triggered_by: str, started_by: str | None = None) -> Iterator[JobLock]:
+    """Acquire (LockHeld escapes before the block runs), heartbeat while the block runs,
+    then release Completed with `lock.counts`, or Failed with the error and re-raise."""
+    lock = lock_acquire(job=job, triggered_by=triggered_by, started_by=started_by)
+    try:
+        with lock:
+            yield lock
+    except BaseException as exc:
+        lock.release(status=FAILED, error=_error_text(exc))
+        raise
+    lock.release(status=COMPLETED, **lock.counts)
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, the first SIGTERM raises KeyboardInterrupt("Interrupted (SIGTERM)")
+    in the main thread, so the job's cleanup releases its lock as Failed. Further SIGTERMs
+    are ignored until the block ends. Does nothing outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+
+    def interrupt(signum, frame):
+        if received:
+            logger.warning("SIGTERM again while cleaning up; ignored", extra={"event": "sigterm_ignored"})
+            return
+        received.append(signum)
+        logger.warning("SIGTERM received; interrupting the job", extra={"event": "sigterm"})
+        raise KeyboardInterrupt("Interrupted (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
