@@ -104,6 +104,12 @@ def _revoke_chunk(*, lock: JobLock, ids: list[int], revoked_at: datetime) -> int
     return updated
 
 
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM via jobs.lock.sigterm_as_interrupt
+        return str(exc) or "Interrupted (Ctrl-C)"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def revoke_expired_run(*, triggered_by: str, started_by: str | None = None) -> dict:
     """Run the revoke job under its lock and return {message, revokedCount, revokedAt, jobId}.
 
@@ -126,7 +132,7 @@ def revoke_expired_run(*, triggered_by: str, started_by: str | None = None) -> d
                     processed += len(chunk)
                     lock.progress(processed=processed, total=total)
     except BaseException as exc:  # also KeyboardInterrupt / SIGTERM: the row must not stay InProgress
-        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        error = _error_text(exc)
         lock.release(status=JobRun.Status.FAILED, error=error, revoked_count=revoked)
         logger.exception("revoke failed jobId=%s revoked=%s", lock.job_id, revoked)
         if isinstance(exc, Exception):

@@ -2,16 +2,103 @@
 banner → job lock; revoke_* → revoke job; notifications_*/expiry_* → notification job;
 job_history → production readiness."""
 
+import json
+
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_POST, require_safe
+
+from jobs.lock import LockHeld, lock_status
+from jobs.models import RevokeExpiredJobRun
+from jobs.revoke import RevokeFailed, expired_requests, revoke_expired_run
+
+# --- Revoke Expired -----------------------------------------------------------------
+
+REVOKE_PERMISSION = "jobs.run_revoke_job"
+REVOKE_TABLE_ROWS = 200  # the page lists at most this many; the button's count is the full set
+# Tells the page's data panel to refresh. Fired on <body>: the button that posted may
+# have been replaced by a panel refresh while its run was going.
+JOB_CHANGED = json.dumps({"job-changed": {"target": "body"}})
 
 
+def _when(iso: str | None):
+    return parse_datetime(iso) if iso else None
+
+
+def _revoke_banner_context() -> dict:
+    """The lock issue's polling banner, when it is there."""
+    try:
+        get_template("jobs/_banner.html")
+    except TemplateDoesNotExist:
+        return {}
+    helper = globals().get("banner_context")
+    return {"banner_template": "jobs/_banner.html", **(helper("revoke") if helper else {})}
+
+
+def _revoke_panel_context(request) -> dict:
+    """The expired table and the state of the "Run Revoke Job (N)" button."""
+    expired = expired_requests()
+    total = expired.count()
+    status = lock_status(job=RevokeExpiredJobRun)
+    can_run = request.user.has_perm(REVOKE_PERMISSION)
+    if not can_run:
+        disabled_reason = "You do not have permission to run the revoke job."
+    elif status["isLocked"]:
+        disabled_reason = "A revoke run is in progress; the button comes back when it ends."
+    elif total == 0:
+        disabled_reason = "Nothing to revoke."
+    else:
+        disabled_reason = ""
+    return {
+        "expired": list(expired[:REVOKE_TABLE_ROWS]),
+        "expired_total": total,
+        "lock": status,
+        "can_run": can_run,
+        "disabled_reason": disabled_reason,
+    }
+
+
+@require_safe
 def revoke_expired(request):
-    return render(request, "jobs/revoke_expired.html", {})
+    """The Revoke Expired page; for HTMX (the refresh on job-changed) only its data panel."""
+    context = _revoke_panel_context(request)
+    if request.htmx:
+        return render(request, "jobs/_revoke_panel.html", context)
+    return render(request, "jobs/revoke_expired.html", {**context, **_revoke_banner_context()})
 
 
+@require_POST
 def revoke_run(request):
-    return HttpResponse("Not built yet.", status=501)
+    """Run the job and show its result panel: 200 done, 409 another run holds the lock
+    (with its details), 500 the run failed, 403 without the permission. The page's
+    htmx-config swaps those codes into the result panel too. Without HTMX (a plain
+    form post) the whole page is rendered with the result."""
+    if not request.user.has_perm(REVOKE_PERMISSION):
+        context, status = {"forbidden": True}, 403
+    else:
+        try:
+            result = revoke_expired_run(triggered_by=request.user.get_username())
+            context, status = {"result": result, "revoked_at": _when(result["revokedAt"])}, 200
+        except LockHeld as held:
+            job = held.active_job
+            context = {
+                "conflict": True,
+                "active_job": job,
+                "active_started_at": _when(job and job["startedAt"]),
+            }
+            status = 409
+        except RevokeFailed as failed:
+            context, status = {"failed": failed}, 500
+    if request.htmx:
+        response = render(request, "jobs/_revoke_result.html", context, status=status)
+    else:
+        page = {**_revoke_panel_context(request), **_revoke_banner_context(), **context}
+        response = render(request, "jobs/revoke_expired.html", page, status=status)
+    response["HX-Trigger"] = JOB_CHANGED
+    return response
 
 
 def expiry_notifications(request):

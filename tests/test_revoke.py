@@ -50,7 +50,9 @@ def statuses() -> dict[str, str]:
 
 
 def test_expired_set_is_revoked_and_recorded_exactly():
-    expired = make_requests(3, expires_in=-timedelta(days=2)) + make_requests(1, expires_in=-timedelta(minutes=1))
+    expired = make_requests(3, expires_in=-timedelta(days=2)) + make_requests(
+        1, expires_in=-timedelta(minutes=1)
+    )
     future = make_requests(2, expires_in=timedelta(days=5))
     never = make_requests(1, expires_in=None)
     already = make_requests(1, expires_in=-timedelta(days=9), status=REVOKED)
@@ -171,7 +173,7 @@ def test_interrupt_mid_run_releases_the_lock_as_failed_and_changes_nothing(monke
         revoke_expired_run(triggered_by="run_revoke")
 
     run = RevokeExpiredJobRun.objects.get()
-    assert (run.status, run.error_message) == ("Failed", "KeyboardInterrupt")
+    assert (run.status, run.error_message) == ("Failed", "Interrupted (Ctrl-C)")
     assert set(statuses().values()) == {ACTIVE}
     assert not RevokedAccess.objects.exists()
 
