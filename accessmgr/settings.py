@@ -279,5 +279,6 @@ LOGGING = {
     "loggers": {
         "jobs": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "requests_app": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "accessmgr": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }
