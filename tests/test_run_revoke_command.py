@@ -1,7 +1,9 @@
 """`python manage.py run_revoke`: exit 0 done, 75 lock held, 1 failed."""
 
 import json
+import signal
 import subprocess
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -102,3 +104,34 @@ def test_real_process_exits_0_then_75_while_another_run_holds_the_lock(child_env
         holder.release(status="Completed", revoked_count=0)
     assert refused.returncode == 75, refused.stderr
     assert "web-2:99" in refused.stderr
+
+
+def test_sigterm_mid_run_releases_the_lock_as_failed_and_exits_1(child_env):
+    make_requests(2, expires_in=-timedelta(days=1))
+    env = {**child_env, "REVOKE_DELAY_SECONDS": "60"}  # the run sits in its delay, holding the lock
+    process = subprocess.Popen(
+        [PYTHON, "manage.py", "run_revoke"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not RevokeExpiredJobRun.objects.filter(status="InProgress").exists():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the command never took the lock"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 1, err
+    assert "Interrupted (SIGTERM)" in err
+    run_row = RevokeExpiredJobRun.objects.get()
+    assert (run_row.status, run_row.error_message) == ("Failed", "Interrupted (SIGTERM)")
+    assert not UserAccessRequest.objects.filter(status="Revoked").exists()

@@ -10,7 +10,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from jobs.lock import LockHeld
+from jobs.lock import LockHeld, sigterm_as_interrupt
 from jobs.revoke import RevokeFailed, revoke_expired_run
 
 EXIT_FAILED = 1
@@ -26,7 +26,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         as_json = options["json"]
         try:
-            result = revoke_expired_run(triggered_by="run_revoke")
+            with sigterm_as_interrupt():  # SIGTERM releases the run as Failed, like Ctrl-C
+                result = revoke_expired_run(triggered_by="run_revoke")
         except LockHeld as held:
             job = held.active_job or {}
             if as_json:
@@ -45,8 +46,8 @@ class Command(BaseCommand):
                     f"{failed} (job {failed.job_id}, {failed.revoked_count} revoked before it failed)"
                 )
             sys.exit(EXIT_FAILED)
-        except KeyboardInterrupt:
-            self.stderr.write("Interrupted: the run was released as Failed.")
+        except KeyboardInterrupt as interrupted:
+            self.stderr.write(f"{str(interrupted) or 'Interrupted'}: the run was released as Failed.")
             sys.exit(EXIT_FAILED)
         if as_json:
             self.stdout.write(json.dumps(result))
