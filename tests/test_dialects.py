@@ -224,3 +224,35 @@ def test_schema_sql_is_what_the_command_prints_now():
         "docs/sqlserver-schema.sql is out of date: "
         "DEBUG=1 python manage.py sqlserver_schema > docs/sqlserver-schema.sql"
     )
+
+
+# --- docs/sqlserver.md -----------------------------------------------------------------
+
+SQLSERVER_DOC = ROOT / "docs" / "sqlserver.md"
+
+
+def doc_sql_blocks() -> list[str]:
+    return re.findall(r"```sql\n(.*?)```", SQLSERVER_DOC.read_text(), re.S)
+
+
+def test_every_sql_block_of_the_sql_server_doc_parses_as_tsql():
+    blocks = doc_sql_blocks()
+    assert len(blocks) >= 5
+    for block in blocks:
+        sql = re.sub(r"\?", "'sample'", block)
+        sqlglot.parse(sql, read="tsql", error_level=sqlglot.ErrorLevel.RAISE)
+
+
+def test_the_doc_shows_the_lock_statement_the_code_sends():
+    code = fill_placeholders(MICROSOFT.acquire_sql(bracket("RevokeExpiredJobRun")))
+    shown = [b for b in doc_sql_blocks() if "WHERE NOT EXISTS" in b]
+    assert len(shown) == 1
+    doc = fill_placeholders(shown[0].replace("?", "%s"))
+    assert parse_tsql(doc) == parse_tsql(code)
+
+
+def test_the_doc_shows_the_filtered_indexes_of_the_schema():
+    schema = SCHEMA_SQL.read_text()
+    for line in "".join(doc_sql_blocks()).splitlines():
+        if line.strip().startswith("CREATE UNIQUE INDEX"):
+            assert line.strip() in schema
