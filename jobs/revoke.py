@@ -9,8 +9,10 @@ What it fixes in the seed's version:
   between them leaves nothing half-done;
 - RevokedAccess rows are inserted set-based (bulk_create), not one round trip per row.
 
-Large sets are processed in chunks of REVOKE_CHUNK_SIZE ids (default 1000): each chunk is
-its own short transaction, and no statement comes near SQL Server's 2,100-parameter limit.
+The set is the one the Pending Expiry page shows (requests_app.selectors.access_request_expired),
+taken at one database-clock instant. Large sets go in chunks of REVOKE_CHUNK_SIZE ids
+(default 1000): each chunk is its own short transaction, and no statement comes near
+SQL Server's 2,100-parameter limit.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
 
 from jobs.lock import JobLock, db_now, lock_acquire
 from jobs.models import JobRun, RevokeExpiredJobRun
 from requests_app.models import RevokedAccess, UserAccessRequest
+from requests_app.selectors import access_request_expired
 
 logger = logging.getLogger("jobs.revoke")
 
@@ -49,16 +51,6 @@ class RevokeFailed(Exception):
 
 class RevokeMismatch(Exception):
     """The UPDATE changed a different number of rows than the ones locked for it."""
-
-
-def expired_requests(*, now: datetime | None = None) -> QuerySet[UserAccessRequest]:
-    """Active requests whose Expires_On has passed by the database clock: what the job
-    revokes. (The Pending Expiry page shows the same set; one selector should serve both.)"""
-    if now is None:
-        now = db_now()
-    return UserAccessRequest.objects.filter(
-        status=UserAccessRequest.Status.ACTIVE, expires_on__lte=now
-    ).order_by("expires_on", "id")
 
 
 def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
@@ -122,7 +114,7 @@ def revoke_expired_run(*, triggered_by: str, started_by: str | None = None) -> d
             lock.wait(settings.REVOKE_DELAY_SECONDS)
             lock.fence()  # lost during the delay: stop before reading anything
             now = db_now()
-            ids = list(expired_requests(now=now).order_by("id").values_list("id", flat=True))
+            ids = list(access_request_expired(now=now).order_by("id").values_list("id", flat=True))
             total = len(ids)
             if total:
                 lock.progress(processed=0, total=total)

@@ -11,9 +11,10 @@ from django.template.loader import get_template
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST, require_safe
 
-from jobs.lock import LockHeld, lock_status
+from jobs.lock import LockHeld, db_now, lock_status
 from jobs.models import RevokeExpiredJobRun
-from jobs.revoke import RevokeFailed, expired_requests, revoke_expired_run
+from jobs.revoke import RevokeFailed, revoke_expired_run
+from requests_app.selectors import access_request_expired
 
 # --- Revoke Expired -----------------------------------------------------------------
 
@@ -40,7 +41,7 @@ def _revoke_banner_context() -> dict:
 
 def _revoke_panel_context(request) -> dict:
     """The expired table and the state of the "Run Revoke Job (N)" button."""
-    expired = expired_requests()
+    expired = access_request_expired(now=db_now())
     total = expired.count()
     status = lock_status(job=RevokeExpiredJobRun)
     can_run = request.user.has_perm(REVOKE_PERMISSION)

@@ -7,16 +7,16 @@ import pytest
 from django.utils import timezone
 
 import jobs.revoke
-from jobs.lock import LockHeld, lock_acquire, lock_status
+from jobs.lock import LockHeld, db_now, lock_acquire, lock_status
 from jobs.models import RevokeExpiredJobRun
 from jobs.revoke import (
     NOTHING_TO_REVOKE,
     REVOKED_BY,
     RevokeFailed,
-    expired_requests,
     revoke_expired_run,
 )
 from requests_app.models import NEVER_EXPIRES, RevokedAccess, UserAccessRequest
+from requests_app.selectors import access_request_expired
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -237,11 +237,17 @@ def test_ten_thousand_expired_requests_are_revoked_in_chunks_exactly():
     )
 
 
-def test_expired_requests_selector_lists_active_past_expiry_oldest_first():
+def test_the_set_it_revokes_is_the_pending_expiry_selectors():
     late = make_requests(1, expires_in=-timedelta(hours=1))
     early = make_requests(1, expires_in=-timedelta(days=3))
     make_requests(1, expires_in=timedelta(hours=1))
     make_requests(1, expires_in=None)
     make_requests(1, expires_in=-timedelta(days=1), status=REVOKED)
 
-    assert [r.request_id for r in expired_requests()] == [early[0].request_id, late[0].request_id]
+    assert [r.request_id for r in access_request_expired(now=db_now())] == [
+        early[0].request_id,
+        late[0].request_id,
+    ]
+    result = revoke_expired_run(triggered_by="alice")
+    recorded = RevokedAccess.objects.filter(job_id=result["jobId"]).values_list("request_id", flat=True)
+    assert set(recorded) == {early[0].request_id, late[0].request_id}
