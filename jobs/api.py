@@ -2,7 +2,8 @@
 
 from django.http import JsonResponse
 
-from jobs.lock import LockHeld
+from jobs.lock import LockHeld, lock_status
+from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 from jobs.revoke import RevokeFailed, revoke_expired_run
 
 
@@ -33,7 +34,24 @@ def revoke_expired(request):
     return JsonResponse(result)
 
 
-revoke_job_status = _todo
+def _job_status(request, job) -> JsonResponse:
+    """GET: the lock's state, {isLocked, activeJob: {jobId, startedAt, startedBy,
+    triggeredBy, heartbeatAt, processed, total} | null}. A run that stopped beating is
+    not "locked": the next run takes it over. Login required (401 from the middleware)."""
+    if request.method not in ("GET", "HEAD"):
+        response = JsonResponse({"message": "Method not allowed. Use GET."}, status=405)
+        response["Allow"] = "GET, HEAD"
+        return response
+    return JsonResponse(lock_status(job=job))
+
+
+def revoke_job_status(request):
+    return _job_status(request, RevokeExpiredJobRun)
+
+
+def notification_job_status(request):
+    return _job_status(request, NotificationJobRun)
+
+
 send_expiry_notifications = _todo
-notification_job_status = _todo
 pending_notifications = _todo

@@ -4,7 +4,8 @@ job_history → production readiness."""
 
 import json
 
-from django.http import HttpResponse
+from django.conf import settings
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
@@ -12,7 +13,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST, require_safe
 
 from jobs.lock import LockHeld, db_now, lock_status
-from jobs.models import RevokeExpiredJobRun
+from jobs.models import JOB_MODELS, RevokeExpiredJobRun
 from jobs.revoke import RevokeFailed, revoke_expired_run
 from requests_app.selectors import access_request_expired
 
@@ -114,5 +115,37 @@ def job_history(request):
     return render(request, "jobs/job_history.html", {})
 
 
+# --- The polling job banner (job lock) --------------------------------------------------
+
+
+def banner_context(job: str) -> dict:
+    """Context for {% include "jobs/_banner.html" %} on a job page ("revoke" or
+    "notifications"): {"banner": {job, locked, active, started_at, poll_seconds}}. One key,
+    so it never clashes with the page's own context; banner.locked tells the page to
+    disable its trigger button. The contract is in the comment at the top of _banner.html."""
+    status = lock_status(job=JOB_MODELS[job])
+    active = status["activeJob"]
+    return {
+        "banner": {
+            "job": job,
+            "locked": status["isLocked"],
+            "active": active,
+            "started_at": parse_datetime(active["startedAt"]) if active and active["startedAt"] else None,
+            "poll_seconds": settings.JOB_POLL_SECONDS,
+        }
+    }
+
+
+@require_safe
 def banner(request, job):
-    return HttpResponse("")
+    """The banner partial, polled by itself every JOB_POLL_SECONDS. ?locked=0|1 is the
+    state the page shows; when the lock has changed since, HX-Trigger: job-changed tells
+    the page's data panel to refresh. Login required (middleware); unknown job → 404."""
+    if job not in JOB_MODELS:
+        raise Http404("No such job.")
+    context = banner_context(job)
+    response = render(request, "jobs/_banner.html", context)
+    shown = request.GET.get("locked")
+    if shown in ("0", "1") and (shown == "1") != context["banner"]["locked"]:
+        response["HX-Trigger"] = "job-changed"
+    return response

@@ -1,0 +1,323 @@
+"""The job lock in one process: acquire / refuse / takeover / fence / release / status,
+lock_run, sigterm_as_interrupt, the start-up check of the lease settings. The
+multi-process races and crashes are in test_lock_concurrency.py."""
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+
+from jobs.lock import (
+    LockHeld,
+    LockLost,
+    db_now,
+    lock_acquire,
+    lock_run,
+    lock_status,
+    server_identity,
+    sigterm_as_interrupt,
+)
+from jobs.models import NotificationJobRun, RevokeExpiredJobRun
+from tests.conftest import PYTHON, ROOT
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _stop_beating(lock, *, seconds_ago: float) -> None:
+    """As if the run's server died `seconds_ago` (its last heartbeat then)."""
+    lock.job.objects.filter(job_id=lock.job_id).update(heartbeat_at=db_now() - timedelta(seconds=seconds_ago))
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@pytest.fixture
+def lock_log():
+    """Records of the "jobs.lock" logger, by event."""
+    handler, logger = _Records(), logging.getLogger("jobs.lock")
+    logger.addHandler(handler)
+    try:
+        yield lambda event: [r for r in handler.records if getattr(r, "event", None) == event]
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_acquire_writes_an_in_progress_row_on_the_database_clock():
+    before = db_now()
+    lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
+    run = RevokeExpiredJobRun.objects.get(job_id=lock.job_id)
+    assert run.status == "InProgress"
+    assert (run.started_by, run.triggered_by) == (server_identity(), "alice")
+    assert run.started_by.endswith(f":{os.getpid()}")
+    assert before <= run.started_at <= db_now()
+    assert run.heartbeat_at == run.started_at
+    assert run.completed_at is None
+    lock.release(status="Completed", revoked_count=0)
+
+
+def test_refused_acquire_reports_the_holder_and_writes_nothing():
+    first = lock_acquire(job=NotificationJobRun, triggered_by="alice", started_by="web-1:42")
+    with pytest.raises(LockHeld) as refused:
+        lock_acquire(job=NotificationJobRun, triggered_by="bob", started_by="web-2:7")
+    active = refused.value.active_job
+    assert set(active) == {
+        "jobId",
+        "startedAt",
+        "startedBy",
+        "triggeredBy",
+        "heartbeatAt",
+        "processed",
+        "total",
+    }
+    assert (active["jobId"], active["startedBy"], active["triggeredBy"]) == (
+        first.job_id,
+        "web-1:42",
+        "alice",
+    )
+    assert "web-1:42" in str(refused.value)
+    assert NotificationJobRun.objects.count() == 1
+    first.release(status="Completed", success_count=0, failed_count=0)
+
+
+def test_the_two_job_locks_are_independent():
+    notifications = lock_acquire(job=NotificationJobRun, triggered_by="alice")
+    assert lock_status(job=RevokeExpiredJobRun) == {"isLocked": False, "activeJob": None}
+    revoke = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
+    assert lock_status(job=NotificationJobRun)["activeJob"]["jobId"] == notifications.job_id
+    assert lock_status(job=RevokeExpiredJobRun)["activeJob"]["jobId"] == revoke.job_id
+    assert revoke.release(status="Completed", revoked_count=3)
+    assert lock_status(job=NotificationJobRun)["isLocked"] is True
+    assert notifications.release(status="Completed", success_count=1, failed_count=0)
+
+
+def test_release_completed_records_counts_and_frees_the_lock():
+    lock = lock_acquire(job=NotificationJobRun, triggered_by="alice")
+    assert lock.release(
+        status="Completed", success_count=8, failed_count=2, total_count=10, processed_count=10
+    )
+    run = NotificationJobRun.objects.get(job_id=lock.job_id)
+    assert run.status == "Completed"
+    assert (run.success_count, run.failed_count, run.total_count, run.processed_count) == (8, 2, 10, 10)
+    assert run.completed_at >= run.started_at
+    assert run.error_message is None
+    assert lock_status(job=NotificationJobRun) == {"isLocked": False, "activeJob": None}
+
+
+def test_release_failed_records_the_error_and_a_second_release_does_nothing():
+    lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
+    assert lock.release(status="Failed", error="SMTP down", revoked_count=0)
+    assert not lock.release(status="Completed", revoked_count=5)
+    run = RevokeExpiredJobRun.objects.get(job_id=lock.job_id)
+    assert (run.status, run.error_message, run.revoked_count) == ("Failed", "SMTP down", 0)
+
+
+@pytest.mark.parametrize(
+    "status, counts",
+    [("InProgress", {}), ("Abandoned", {}), ("Completed", {"revoked_count": 1, "success_count": 1})],
+)
+def test_release_with_a_bad_status_or_count_is_refused_and_keeps_the_lock(status, counts):
+    lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
+    with pytest.raises(ValueError):
+        lock.release(status=status, **counts)
+    assert lock_status(job=RevokeExpiredJobRun)["activeJob"]["jobId"] == lock.job_id
+    assert lock.release(status="Completed", revoked_count=1)
+
+
+def test_progress_shows_in_the_status():
+    lock = lock_acquire(job=NotificationJobRun, triggered_by="alice")
+    assert lock.progress(processed=17, total=40)
+    active = lock_status(job=NotificationJobRun)["activeJob"]
+    assert (active["processed"], active["total"]) == (17, 40)
+    lock.release(status="Completed", success_count=40, failed_count=0)
+
+
+def test_heartbeat_thread_moves_heartbeat_at_while_the_job_works(settings):
+    settings.JOB_HEARTBEAT_SECONDS = 0.05
+    lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
+    first = RevokeExpiredJobRun.objects.get(job_id=lock.job_id).heartbeat_at
+    with lock:
+        deadline = time.monotonic() + 10
+        while RevokeExpiredJobRun.objects.get(job_id=lock.job_id).heartbeat_at == first:
+            assert time.monotonic() < deadline, "no heartbeat"
+            lock.wait(0.05)
+    assert lock._thread is None  # stopped on leaving the block
+    lock.release(status="Completed", revoked_count=0)
+
+
+def test_a_run_that_stopped_beating_is_taken_over_and_marked_abandoned(settings, lock_log):
+    settings.JOB_STALE_AFTER_SECONDS = 60
+    dead = lock_acquire(job=RevokeExpiredJobRun, triggered_by="cron", started_by="web-1:42")
+    _stop_beating(dead, seconds_ago=61)
+    assert lock_status(job=RevokeExpiredJobRun) == {"isLocked": False, "activeJob": None}
+
+    taker = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice", started_by="web-2:7")
+    old = RevokeExpiredJobRun.objects.get(job_id=dead.job_id)
+    assert old.status == "Abandoned"
+    assert old.completed_at is not None
+    assert old.error_message == (
+        f"Abandoned: no heartbeat for 60 s (server web-1:42 presumed dead); "
+        f"taken over by run {taker.job_id} on web-2:7."
+    )
+    [takeover] = lock_log("job_takeover")
+    assert (takeover.jobId, takeover.abandonedJobId, takeover.server) == (
+        taker.job_id,
+        dead.job_id,
+        "web-2:7",
+    )
+    assert lock_status(job=RevokeExpiredJobRun)["activeJob"]["jobId"] == taker.job_id
+    taker.release(status="Completed", revoked_count=0)
+
+
+def test_a_run_still_beating_is_never_taken_over_however_long_it_runs(settings):
+    settings.JOB_STALE_AFTER_SECONDS = 60
+    long_run = lock_acquire(job=RevokeExpiredJobRun, triggered_by="cron")
+    # Started two hours ago (the seed's 10-minute rule would steal it), beat just now.
+    RevokeExpiredJobRun.objects.filter(job_id=long_run.job_id).update(
+        started_at=db_now() - timedelta(hours=2)
+    )
+    assert long_run.heartbeat()
+    with pytest.raises(LockHeld):
+        lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
+    assert RevokeExpiredJobRun.objects.get(job_id=long_run.job_id).status == "InProgress"
+    long_run.release(status="Completed", revoked_count=0)
+
+
+def test_a_taken_over_run_is_fenced_off_and_leaves_the_new_row_alone(settings, lock_log):
+    settings.JOB_STALE_AFTER_SECONDS = 60
+    old = lock_acquire(job=NotificationJobRun, triggered_by="cron")
+    _stop_beating(old, seconds_ago=120)
+    new = lock_acquire(job=NotificationJobRun, triggered_by="alice")
+
+    with pytest.raises(LockLost), transaction.atomic():
+        old.fence()
+        NotificationJobRun.objects.filter(job_id=new.job_id).update(total_count=999)  # never runs
+    assert old.lost.is_set()
+    assert old.wait(30) is False  # returns at once
+    assert not old.progress(processed=1, total=2)
+    assert not old.heartbeat()
+    assert old.release(status="Failed", error="stopped") is False
+    assert len(lock_log("lock_lost")) == 1
+
+    assert NotificationJobRun.objects.get(job_id=old.job_id).status == "Abandoned"
+    mine = NotificationJobRun.objects.get(job_id=new.job_id)
+    assert (mine.status, mine.total_count, mine.error_message) == ("InProgress", None, None)
+    assert new.release(status="Completed", success_count=0, failed_count=0)
+
+
+def test_fence_inside_the_job_transaction_lets_the_writes_through_while_held():
+    lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
+    with transaction.atomic():
+        lock.fence()
+        lock.progress(processed=1, total=1)
+    assert RevokeExpiredJobRun.objects.get(job_id=lock.job_id).processed_count == 1
+    lock.release(status="Completed", revoked_count=1)
+
+
+def test_lock_run_releases_completed_with_the_counts_the_job_set():
+    with lock_run(job=RevokeExpiredJobRun, triggered_by="run_revoke") as lock:
+        assert lock_status(job=RevokeExpiredJobRun)["isLocked"]
+        lock.counts.update(revoked_count=4, total_count=4)
+    run = RevokeExpiredJobRun.objects.get(job_id=lock.job_id)
+    assert (run.status, run.revoked_count, run.total_count, run.triggered_by) == (
+        "Completed",
+        4,
+        4,
+        "run_revoke",
+    )
+
+
+def test_lock_run_releases_failed_with_the_error_and_re_raises():
+    with pytest.raises(RuntimeError), lock_run(job=NotificationJobRun, triggered_by="alice") as lock:
+        raise RuntimeError("SMTP server refused the connection")
+    run = NotificationJobRun.objects.get(job_id=lock.job_id)
+    assert (run.status, run.error_message) == ("Failed", "SMTP server refused the connection")
+    assert lock_status(job=NotificationJobRun)["isLocked"] is False
+
+
+def test_lock_run_refused_raises_before_the_block_runs():
+    held = lock_acquire(job=NotificationJobRun, triggered_by="alice")
+    ran = []
+    with pytest.raises(LockHeld), lock_run(job=NotificationJobRun, triggered_by="bob"):
+        ran.append(True)
+    assert ran == []
+    assert NotificationJobRun.objects.get().job_id == held.job_id
+    held.release(status="Completed")
+
+
+def test_sigterm_becomes_keyboard_interrupt_once_and_the_handler_is_restored():
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt, match=r"Interrupted \(SIGTERM\)"), sigterm_as_interrupt():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # interrupted at once
+    assert signal.getsignal(signal.SIGTERM) is before
+
+    with sigterm_as_interrupt():
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        os.kill(os.getpid(), signal.SIGTERM)  # while cleaning up: ignored
+        time.sleep(0.01)
+
+
+def test_lock_events_are_logged_with_structured_fields(lock_log):
+    lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice", started_by="web-1:42")
+    with pytest.raises(LockHeld):
+        lock_acquire(job=RevokeExpiredJobRun, triggered_by="bob", started_by="web-2:7")
+    lock.release(status="Completed", revoked_count=3)
+
+    [started] = lock_log("job_started")
+    assert (started.job, started.jobId, started.server, started.triggeredBy) == (
+        "revoke",
+        lock.job_id,
+        "web-1:42",
+        "alice",
+    )
+    assert "alice" in started.getMessage() and "revoke" in started.getMessage()
+    [refused] = lock_log("job_refused")
+    assert (refused.server, refused.triggeredBy, refused.holderJobId) == ("web-2:7", "bob", lock.job_id)
+    [finished] = lock_log("job_finished")
+    assert (finished.status, finished.counts, finished.jobId) == (
+        "Completed",
+        {"revoked_count": 3},
+        lock.job_id,
+    )
+    assert finished.duration >= 0
+    assert "revoked_count=3" in finished.getMessage()
+
+
+@pytest.mark.parametrize(
+    "heartbeat, stale, ok",
+    [("30", "600", True), ("0.2", "1", True), ("0.6", "1", False), ("600", "600", False)],
+)
+def test_start_up_refuses_a_heartbeat_not_well_below_the_stale_limit(heartbeat, stale, ok):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "accessmgr.settings",
+        "JOB_HEARTBEAT_SECONDS": heartbeat,
+        "JOB_STALE_AFTER_SECONDS": stale,
+    }
+    result = subprocess.run(
+        [PYTHON, "-c", "import django; django.setup()"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if ok:
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode != 0
+        assert "ImproperlyConfigured" in result.stderr
+        assert "JOB_HEARTBEAT_SECONDS" in result.stderr
