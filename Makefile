@@ -19,6 +19,7 @@ run: $(VENV)/.installed
 	mkdir -p var
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo
+	@echo "accessmgr: open http://$(HOST):$(PORT)/ and log in with the demo login above (Ctrl-C stops)."
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # Production-style server: DEBUG off, hashed + compressed static files (whitenoise), gunicorn
