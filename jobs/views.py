@@ -7,8 +7,6 @@ import json
 from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST, require_safe
 
@@ -28,16 +26,6 @@ JOB_CHANGED = json.dumps({"job-changed": {"target": "body"}})
 
 def _when(iso: str | None):
     return parse_datetime(iso) if iso else None
-
-
-def _revoke_banner_context() -> dict:
-    """The lock issue's polling banner, when it is there."""
-    try:
-        get_template("jobs/_banner.html")
-    except TemplateDoesNotExist:
-        return {}
-    helper = globals().get("banner_context")
-    return {"banner_template": "jobs/_banner.html", **(helper("revoke") if helper else {})}
 
 
 def _revoke_panel_context(request) -> dict:
@@ -69,7 +57,7 @@ def revoke_expired(request):
     context = _revoke_panel_context(request)
     if request.htmx:
         return render(request, "jobs/_revoke_panel.html", context)
-    return render(request, "jobs/revoke_expired.html", {**context, **_revoke_banner_context()})
+    return render(request, "jobs/revoke_expired.html", {**context, **banner_context("revoke")})
 
 
 @require_POST
@@ -97,7 +85,7 @@ def revoke_run(request):
     if request.htmx:
         response = render(request, "jobs/_revoke_result.html", context, status=status)
     else:
-        page = {**_revoke_panel_context(request), **_revoke_banner_context(), **context}
+        page = {**_revoke_panel_context(request), **banner_context("revoke"), **context}
         response = render(request, "jobs/revoke_expired.html", page, status=status)
     response["HX-Trigger"] = JOB_CHANGED
     return response

@@ -64,6 +64,7 @@ def test_page_lists_the_expired_requests_and_enables_the_button(operator_client)
     assert 'hx-post="' + RUN + '"' in button
     assert 'hx-disabled-elt="this"' in button
     assert 'name="htmx-config"' in html  # 409/403/500 result panels are swapped too
+    assert 'id="job-banner-revoke"' in html  # polls even while unlocked
 
 
 def test_page_while_another_run_holds_the_lock_disables_the_button(operator_client, held_lock):
@@ -74,6 +75,7 @@ def test_page_while_another_run_holds_the_lock_disables_the_button(operator_clie
     assert "Run Revoke Job (2)" in button
     assert is_disabled(button)
     assert "A revoke run is in progress" in html
+    assert "Job is currently running — Started by server-b:4242" in html  # the polling banner
 
 
 def test_page_without_the_permission_disables_the_button_with_a_reason(user_client):
