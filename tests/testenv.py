@@ -2,6 +2,7 @@
 environment's defaults. Delays are settings, 0 in tests; nothing sleeps for real."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 os.environ.setdefault("REVOKE_DELAY_SECONDS", "0")
@@ -14,3 +15,9 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
 os.environ.setdefault("STATICFILES_MANIFEST", "0")
+# An existing (empty) STATIC_ROOT: whitenoise warns on every request when it is missing.
+_TEST_STATIC_ROOT = (
+    Path(os.environ.get("VAR_DIR", Path(__file__).resolve().parent.parent / "var")) / "test-static"
+)
+_TEST_STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+os.environ.setdefault("STATIC_ROOT", str(_TEST_STATIC_ROOT))
