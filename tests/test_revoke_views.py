@@ -65,6 +65,7 @@ def test_page_lists_the_expired_requests_and_enables_the_button(operator_client)
     assert 'hx-disabled-elt="this"' in button
     assert 'name="htmx-config"' in html  # 409/403/500 result panels are swapped too
     assert 'id="job-banner-revoke"' in html  # polls even while unlocked
+    assert 'id="last-runs-revoke"' in html  # the job's last runs, refreshed on job-changed
 
 
 def test_page_while_another_run_holds_the_lock_disables_the_button(operator_client, held_lock):
