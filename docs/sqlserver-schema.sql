@@ -22,6 +22,12 @@ CREATE INDEX [uar_created_idx] ON [UserAccessRequest] ([Created_At] DESC, [Id] D
 CREATE INDEX [uar_email_idx] ON [UserAccessRequest] ([Requestor_Email]);
 CREATE INDEX [uar_status_expires_idx] ON [UserAccessRequest] ([Status], [Expires_On]);
 
+-- Migration requests_app.0002_status_created_index
+--
+-- Create index uar_status_created_idx on field(s) status, -created_at, -id of model useraccessrequest
+--
+CREATE INDEX [uar_status_created_idx] ON [UserAccessRequest] ([Status], [Created_At] DESC, [Id] DESC);
+
 -- Migration jobs.0001_initial
 --
 -- Create model NotificationJobRun

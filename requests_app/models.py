@@ -30,6 +30,8 @@ class UserAccessRequest(models.Model):
         indexes = [
             models.Index(fields=["status", "expires_on"], name="uar_status_expires_idx"),
             models.Index(fields=["-created_at", "-id"], name="uar_created_idx"),
+            # All Requests filtered by status, newest first: no sort of the whole status
+            models.Index(fields=["status", "-created_at", "-id"], name="uar_status_created_idx"),
             models.Index(fields=["requestor_email"], name="uar_email_idx"),
         ]
 
