@@ -23,7 +23,9 @@ import sys
 import time
 import urllib.request
 
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from bench.data import bench_user
 from bench.env import ROOT
@@ -52,9 +54,14 @@ def _endpoints(rows: int) -> list[tuple[str, str, dict]]:
 def _server_times(client: Client, endpoints, samples: int) -> dict[str, dict]:
     times: dict[str, list[float]] = {label: [] for label, _, _ in endpoints}
     statuses: dict[str, set[int]] = {label: set() for label, _, _ in endpoints}
+    queries: dict[str, int] = {}
     for _ in range(3):  # warm-up: templates, URL resolver, query plans
         for _label, path, headers in endpoints:
             client.get(path, headers=headers)
+    for label, path, headers in endpoints:  # one untimed request each, counting its queries
+        with CaptureQueriesContext(connection) as captured:
+            client.get(path, headers=headers)
+        queries[label] = len(captured.captured_queries)
     for _ in range(samples):
         for label, path, headers in endpoints:
             start = time.perf_counter()
@@ -67,6 +74,7 @@ def _server_times(client: Client, endpoints, samples: int) -> dict[str, dict]:
             "p95": percentile(values, 95),
             "n": len(values),
             "statuses": sorted(statuses[label]),
+            "queries": queries[label],
         }
         for label, values in times.items()
     }
@@ -188,8 +196,9 @@ def pages_bench(
                 f"{ms(t['p50'])} / {ms(t['p95'])}",
                 target=f"p95 ≤ {PAGE_P95_TARGET * 1000:g} ms" if is_page else "",
                 passed=(t["p95"] <= PAGE_P95_TARGET and ok) if is_page else (None if ok else False),
-                detail=f"{t['n']} requests, {rows:,} rows; p50 = {t['p50'] / hello['p50']:.1f}× hello "
-                f"({ms(hello['p50'])})" + ("" if ok else f"; HTTP {t['statuses']}"),
+                detail=f"{t['n']} requests, {t['queries']} queries each, {rows:,} rows; "
+                f"p50 = {t['p50'] / hello['p50']:.1f}× hello ({ms(hello['p50'])})"
+                + ("" if ok else f"; HTTP {t['statuses']}"),
             )
         )
 

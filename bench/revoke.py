@@ -8,6 +8,7 @@ table of N expired Active requests; both results are checked (N revoked, N recor
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from django.db import connection
@@ -23,23 +24,31 @@ from requests_app.models import RevokedAccess, UserAccessRequest
 TARGET = 20.0
 
 
-def seed_revoke_baseline() -> int:
-    """The seed's revoke: SELECT the ids, one UPDATE, then an INSERT round trip per id."""
+def seed_revoke_baseline(phases: dict | None = None) -> int:
+    """The seed's revoke: SELECT the ids, one UPDATE, then an INSERT round trip per id.
+    `phases` receives the seconds spent in each step."""
+    phases = {} if phases is None else phases
+    start = time.perf_counter()
     now = db_now()
     expired = UserAccessRequest.objects.filter(status=UserAccessRequest.Status.ACTIVE, expires_on__lte=now)
     request_ids = list(expired.values_list("request_id", flat=True))
+    phases["select"] = time.perf_counter() - start
     if not request_ids:
         return 0
+    start = time.perf_counter()
     expired.update(status=UserAccessRequest.Status.REVOKED)
+    phases["update"] = time.perf_counter() - start
     quote = connection.ops.quote_name
     table = quote(RevokedAccess._meta.db_table)
     sql = (
         f"INSERT INTO {table} ({quote('Request_Id')}, {quote('Revoked_Dt')}, {quote('Revoked_By')}) "
         f"VALUES (%s, {dialect_for().now}, %s)"
     )
+    start = time.perf_counter()
     with connection.cursor() as cursor:
         for request_id in request_ids:
             cursor.execute(sql, [request_id, REVOKED_BY])
+    phases["inserts"] = time.perf_counter() - start
     return len(request_ids)
 
 
@@ -61,8 +70,9 @@ def revoke_bench(*, results: Results, n: int) -> None:
     section = "Revoke job"
     print(f"== revoke: {n:,} expired requests, seed baseline then the project's job")
     _fresh_table(n)
+    phases: dict[str, float] = {}
     with Stopwatch() as baseline:
-        baseline_count = seed_revoke_baseline()
+        baseline_count = seed_revoke_baseline(phases)
     baseline_ok = baseline_count == n and _check(n, "baseline")
 
     _fresh_table(n)
@@ -75,6 +85,7 @@ def revoke_bench(*, results: Results, n: int) -> None:
     results.raw["revoke"] = {
         "n": n,
         "baselineSeconds": baseline.seconds,
+        "baselinePhases": phases,
         "projectSeconds": project.seconds,
         "speedup": speedup,
         "baselineOk": baseline_ok,
@@ -88,7 +99,8 @@ def revoke_bench(*, results: Results, n: int) -> None:
             target=f"≥ {TARGET:g}×",
             passed=speedup >= TARGET and baseline_ok and project_ok,
             detail=(
-                f"seed baseline {baseline.seconds:.2f} s ({n / baseline.seconds:,.0f} rows/s) / "
+                f"seed baseline {baseline.seconds:.2f} s (select {phases.get('select', 0):.2f} + update "
+                f"{phases.get('update', 0):.2f} + {n:,} inserts {phases.get('inserts', 0):.2f}) / "
                 f"project {project.seconds:.2f} s ({n / project.seconds:,.0f} rows/s)"
                 + ("" if baseline_ok and project_ok else " — COUNT MISMATCH")
             ),
