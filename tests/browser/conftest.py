@@ -80,9 +80,9 @@ class PageWatch:
         self.problems.append(f"console error: {msg.text} ({msg.location.get('url', '')})")
 
     def _failed(self, request) -> None:
-        # A poll still in flight when the test closes the page or navigates is aborted by
-        # the browser, not refused by the server.
-        if request.failure == "net::ERR_ABORTED" and request.resource_type in ("xhr", "fetch"):
+        # The browser cancels what is still loading when the page navigates or closes (a
+        # banner poll, the favicon): that is not the server failing.
+        if request.failure == "net::ERR_ABORTED":
             return
         self.problems.append(f"request failed: {request.method} {request.url} {request.failure}")
 
