@@ -2,7 +2,8 @@
 
 from django.http import JsonResponse
 
-from jobs.lock import LockHeld, lock_status
+from jobs import notifications
+from jobs.lock import LockHeld, LockLost, lock_status
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 from jobs.revoke import RevokeFailed, revoke_expired_run
 
@@ -53,5 +54,55 @@ def notification_job_status(request):
     return _job_status(request, NotificationJobRun)
 
 
-send_expiry_notifications = _todo
-pending_notifications = _todo
+# --- Expiry notifications --------------------------------------------------------------
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
+
+
+def send_expiry_notifications(request):
+    """POST: run the notification job → 200 {message, jobId, notifiedCount, failedCount,
+    skippedCount, notifications, failures, performance}; 409 {message, activeJob} while
+    another run holds the lock; 400 for test parameters (?simulateFailures=true,
+    ?failEmail=a@x&failEmail=b@y) when TEST_MODE is off or malformed; 500 {message, jobId}
+    when the run failed; 403 without the jobs.run_notification_job permission."""
+    if request.method != "POST":
+        response = JsonResponse({"message": "Method not allowed. Use POST."}, status=405)
+        response["Allow"] = "POST"
+        return response
+    if not request.user.has_perm("jobs.run_notification_job"):
+        return JsonResponse(
+            {"message": "You do not have permission to run the notification job."}, status=403
+        )
+    simulate = request.GET.get("simulateFailures", "").strip().lower()
+    if simulate not in _TRUE + _FALSE:
+        return JsonResponse({"message": "simulateFailures must be true or false."}, status=400)
+    try:
+        result = notifications.notifications_send(
+            triggered_by=request.user.get_username(),
+            simulate_failures=simulate in _TRUE,
+            fail_emails=request.GET.getlist("failEmail"),
+        )
+    except notifications.NotifyOptionsError as refused:
+        return JsonResponse({"message": str(refused)}, status=400)
+    except LockHeld as held:
+        job = held.active_job or {}
+        message = "The notification job is already running"
+        if job:
+            message += f" (started by {job['startedBy']} at {job['startedAt']})"
+        return JsonResponse({"message": message + ".", "activeJob": held.active_job}, status=409)
+    except notifications.NotificationJobFailed as failed:
+        return JsonResponse({"message": str(failed), "jobId": failed.job_id}, status=500)
+    except LockLost as lost:
+        return JsonResponse({"message": str(lost)}, status=500)
+    return JsonResponse(result)
+
+
+def pending_notifications(request):
+    """GET: the requests a run would remind now, soonest expiry first: [{requestId,
+    requestorName, requestorEmail, resourceName, expiresOn, daysLeft, notificationCount,
+    notificationType}] (notificationType: the reminder due, e.g. "30-Day Reminder")."""
+    if request.method not in ("GET", "HEAD"):
+        response = JsonResponse({"message": "Method not allowed. Use GET."}, status=405)
+        response["Allow"] = "GET, HEAD"
+        return response
+    return JsonResponse([p.as_json() for p in notifications.pending_notifications()], safe=False)

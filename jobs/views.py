@@ -5,13 +5,19 @@ job_history → production readiness."""
 import json
 
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST, require_safe
 
-from jobs.lock import LockHeld, db_now, lock_status
-from jobs.models import JOB_MODELS, RevokeExpiredJobRun
+from jobs.lock import LockHeld, LockLost, db_now, lock_status
+from jobs.models import JOB_MODELS, NotificationJobRun, RevokeExpiredJobRun
+from jobs.notifications import (
+    NotificationJobFailed,
+    NotifyOptionsError,
+    notifications_send,
+    pending_notifications,
+)
 from jobs.revoke import RevokeFailed, revoke_expired_run
 from requests_app.selectors import access_request_expired
 
@@ -91,12 +97,94 @@ def revoke_run(request):
     return response
 
 
+# --- Expiry Notifications ----------------------------------------------------------
+
+NOTIFY_PERMISSION = "jobs.run_notification_job"
+NOTIFY_TABLE_ROWS = 200  # the page lists at most this many; the button's count is the full set
+NOTIFY_MODES = ("normal", "random", "pick")  # Test Mode: Normal / Random failures / Pick emails to fail
+
+
+def _notifications_panel_context(request, params) -> dict:
+    """The pending table and the state of the "Trigger Notification to All (N)" button.
+    `params` (GET or POST) carries the Test Mode choice, kept across panel refreshes."""
+    pending = pending_notifications()
+    status = lock_status(job=NotificationJobRun)
+    can_run = request.user.has_perm(NOTIFY_PERMISSION)
+    if not can_run:
+        disabled_reason = "You do not have permission to run the notification job."
+    elif status["isLocked"]:
+        disabled_reason = "A notification run is in progress; the button comes back when it ends."
+    elif not pending:
+        disabled_reason = "No requests need a notification right now."
+    else:
+        disabled_reason = ""
+    mode = params.get("mode", "normal")
+    return {
+        "pending": pending[:NOTIFY_TABLE_ROWS],
+        "pending_total": len(pending),
+        "lock": status,
+        "can_run": can_run,
+        "disabled_reason": disabled_reason,
+        "test_mode": settings.TEST_MODE,
+        "mode": mode if mode in NOTIFY_MODES else "normal",
+        "fail_emails": {e.strip().lower() for e in params.getlist("failEmail")},
+    }
+
+
+@require_safe
 def expiry_notifications(request):
-    return render(request, "jobs/expiry_notifications.html", {})
+    """The Expiry Notifications page; for HTMX (the refresh on job-changed) only its data panel."""
+    context = _notifications_panel_context(request, request.GET)
+    if request.htmx:
+        return render(request, "jobs/_notifications_panel.html", context)
+    return render(request, "jobs/expiry_notifications.html", {**context, **banner_context("notifications")})
 
 
+@require_POST
 def notifications_run(request):
-    return HttpResponse("Not built yet.", status=501)
+    """Run the job with the page's Test Mode choice and show its result panel: 200 done
+    (sent and failed lists, performance), 400 test mode refused or bad input, 409 another
+    run holds the lock (with its details), 500 the run failed, 403 without the permission.
+    The page's htmx-config swaps those codes into the result panel too, like the API's
+    codes. Without HTMX (a plain form post) the whole page is rendered with the result."""
+    mode = request.POST.get("mode", "normal") or "normal"
+    if not request.user.has_perm(NOTIFY_PERMISSION):
+        context, status = {"forbidden": True}, 403
+    elif mode not in NOTIFY_MODES:
+        refused = f"Unknown test mode {mode[:20]!r}; expected one of {', '.join(NOTIFY_MODES)}."
+        context, status = {"refused": refused}, 400
+    else:
+        try:
+            result = notifications_send(
+                triggered_by=request.user.get_username(),
+                simulate_failures=mode == "random",
+                fail_emails=request.POST.getlist("failEmail") if mode == "pick" else (),
+            )
+            sent_rows = [{**n, "sent_at": _when(n["sentAt"])} for n in result["notifications"]]
+            context, status = {"result": result, "sent_rows": sent_rows}, 200
+        except NotifyOptionsError as refused:
+            context, status = {"refused": str(refused)}, 400
+        except LockHeld as held:
+            job = held.active_job
+            context = {
+                "conflict": True,
+                "active_job": job,
+                "active_started_at": _when(job and job["startedAt"]),
+            }
+            status = 409
+        except (NotificationJobFailed, LockLost) as failed:
+            context, status = {"failed": str(failed)}, 500
+    if request.htmx:
+        response = render(request, "jobs/_notifications_result.html", context, status=status)
+    else:
+        page = {
+            **_notifications_panel_context(request, request.POST),
+            **banner_context("notifications"),
+            **context,
+        }
+        response = render(request, "jobs/expiry_notifications.html", page, status=status)
+    response["HX-Trigger"] = JOB_CHANGED
+    return response
 
 
 def job_history(request):

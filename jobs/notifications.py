@@ -1,0 +1,348 @@
+"""Flow 1: Send Expiry Notifications.
+
+Remind requestors before their access expires, at most one reminder per entry of
+REMINDER_DAYS (default 30,7: a "30-Day Reminder", then a "7-Day Reminder"), recording a
+reminder only when its email really went out, so a failed send is simply retried by the
+next run.
+
+- `pending_notifications()` is the one selector behind the page, the API and the job.
+- `notifications_send()` is the one job function behind the page, the API and the
+  `run_notifications` command: lock, select, send in parallel, record, release.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterable
+from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from threading import Event, Lock
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection
+from django.db.models import Count
+from django.db.models.expressions import RawSQL
+
+from jobs.dialects import dialect_for
+from jobs.emails import email_build
+from jobs.lock import JobLock, LockLost, db_now, lock_acquire
+from jobs.models import JobRun, NotificationJobRun
+from requests_app.models import NEVER_EXPIRES, ExpiryNotification, UserAccessRequest
+
+logger = logging.getLogger("jobs.notifications")
+
+# SQLite lets one writer in at a time and makes the others poll with growing sleeps;
+# taking turns in-process instead hands the write lock straight to the next task.
+_SQLITE_WRITER = Lock()
+
+PROGRESS_EVERY_SECONDS = 1.0  # at most one progress UPDATE a second, plus one at the end
+
+
+# --- Which reminder is due --------------------------------------------------------------
+
+
+def reminder_name(days: int) -> str:
+    return f"{days}-Day Reminder"
+
+
+def reminder_due(*, sent_count: int, days_left: int, reminder_days: list[int] | None = None) -> str | None:
+    """The reminder to send now, or None. With k reminders already sent, reminder k+1
+    is due when days_left <= reminder_days[k]. The default (30, 7) is the seed's table:
+    count 0 → 30-Day; count 1 and ≤ 7 days → 7-Day; otherwise nothing."""
+    reminder_days = settings.REMINDER_DAYS if reminder_days is None else reminder_days
+    if 0 <= sent_count < len(reminder_days) and days_left <= reminder_days[sent_count]:
+        return reminder_name(reminder_days[sent_count])
+    return None
+
+
+def days_left(*, expires_on: datetime, now: datetime) -> int:
+    """Calendar days between two UTC moments, as SQL Server's DATEDIFF(DAY, now, expires_on)
+    counts them: the difference of their UTC dates (23:59 → 00:01 next day is 1 day)."""
+    return (expires_on.date() - now.date()).days
+
+
+@dataclass(frozen=True)
+class PendingNotification:
+    request_id: str
+    requestor_name: str
+    email: str
+    resource_name: str
+    expires_on: datetime
+    days_left: int
+    sent_count: int  # reminders already recorded for this request
+    reminder: str  # the one due now, e.g. "7-Day Reminder"
+
+    def as_json(self) -> dict:
+        return {
+            "requestId": self.request_id,
+            "requestorName": self.requestor_name,
+            "requestorEmail": self.email,
+            "resourceName": self.resource_name,
+            "expiresOn": self.expires_on.isoformat(),
+            "daysLeft": self.days_left,
+            "notificationCount": self.sent_count,
+            "notificationType": self.reminder,
+        }
+
+
+def pending_notifications(*, now: datetime | None = None) -> list[PendingNotification]:
+    """Active requests that need a reminder now, soonest expiry first.
+
+    One query (plus the database clock): Active requests whose expiry moment is still
+    ahead and whose DaysLeft (UTC calendar days) is at most the first REMINDER_DAYS entry
+    (30: the seed's 0–30 days), never-expiring rows (9999-12-31) excluded, each with its
+    count of recorded notifications; then the decision per row. Requests whose expiry has
+    already passed belong to the revoke job."""
+    now = db_now() if now is None else now
+    window = max(settings.REMINDER_DAYS)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = (
+        UserAccessRequest.objects.filter(
+            status=UserAccessRequest.Status.ACTIVE,
+            expires_on__gt=now,
+            expires_on__lt=min(today + timedelta(days=window + 1), NEVER_EXPIRES),
+        )
+        .annotate(sent_count=Count("notifications"))
+        .order_by("expires_on", "id")
+        .values_list(
+            "request_id", "requestor_name", "requestor_email", "resource_name", "expires_on", "sent_count"
+        )
+    )
+    pending = []
+    for request_id, name, email, resource, expires_on, sent_count in rows:
+        left = days_left(expires_on=expires_on, now=now)
+        reminder = reminder_due(sent_count=sent_count, days_left=left)
+        if reminder:
+            pending.append(
+                PendingNotification(request_id, name, email, resource, expires_on, left, sent_count, reminder)
+            )
+    return pending
+
+
+# --- Test mode --------------------------------------------------------------------------
+
+
+class NotifyOptionsError(ValueError):
+    """Test-mode options refused (TEST_MODE off) or malformed; the text is for the user."""
+
+
+def failure_options_validate(
+    *, simulate_failures: bool, fail_emails: Iterable[str]
+) -> tuple[bool, frozenset]:
+    """(simulate_failures, fail_emails) checked: only when TEST_MODE is on, only emails."""
+    emails = [e.strip() for e in fail_emails if e and e.strip()]
+    if (simulate_failures or emails) and not settings.TEST_MODE:
+        raise NotifyOptionsError(
+            "Test mode is off (TEST_MODE): simulated failures (simulateFailures, failEmail) are not accepted."
+        )
+    for email in emails:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise NotifyOptionsError(f"failEmail must be an email address, got {email[:254]!r}.") from None
+    return bool(simulate_failures), frozenset(e.lower() for e in emails)
+
+
+class SimulatedFailure(Exception):
+    """A send failed on purpose (test mode)."""
+
+
+# --- The job ------------------------------------------------------------------------------
+
+
+class NotificationJobFailed(Exception):
+    """The run crashed; its row was released as Failed with this error."""
+
+    def __init__(self, job_id: str, error: str):
+        self.job_id = job_id
+        self.error = error
+        super().__init__(f"The notification job {job_id} failed: {error}")
+
+
+@dataclass
+class _Outcome:
+    item: PendingNotification
+    status: str  # "sent" | "skipped" | "failed" | "cancelled"
+    error: str = ""
+
+
+def _send_one(item: PendingNotification, *, job_id: str, stop: Event, should_fail, delay: float) -> _Outcome:
+    """One task, on a pool thread: wait (the seed's simulated latency), send, record.
+    Never raises: every error becomes a failed outcome, so one task never stops another.
+    Uses this thread's own connection and closes it (returns it to the pool) at the end.
+    The email is rendered before the wait, so that CPU work overlaps the other tasks'
+    waiting instead of queueing behind the GIL after it."""
+    try:
+        message = email_build(name="expiry-reminder", to=item.email, context={"item": item})
+        if stop.wait(delay):
+            return _Outcome(item, "cancelled")
+        reason = should_fail(item)
+        if reason:
+            raise SimulatedFailure(reason)
+        message.send()
+        try:
+            with _SQLITE_WRITER if connection.vendor == "sqlite" else nullcontext():
+                ExpiryNotification.objects.create(
+                    request_id=item.request_id,
+                    notification_type=item.reminder,
+                    sent_at=RawSQL(dialect_for().now, []),  # the database's clock
+                    sent_to=item.email,
+                    job_id=job_id,
+                )
+        except IntegrityError:
+            # Recorded meanwhile (unique Request_Id + Notification_Type): not a failure.
+            return _Outcome(item, "skipped", "already recorded")
+        return _Outcome(item, "sent")
+    except Exception as exc:
+        logger.warning("notification failed request=%s email=%s error=%s", item.request_id, item.email, exc)
+        return _Outcome(item, "failed", str(exc) or type(exc).__name__)
+    finally:
+        connection.close()
+
+
+def _failure_rule(*, simulate_failures: bool, fail_emails: frozenset):
+    rng = random.Random()
+
+    def should_fail(item: PendingNotification) -> str:
+        if item.email.lower() in fail_emails:
+            return f"Simulated failure for {item.email} (test mode: failEmail)."
+        if simulate_failures and rng.random() < 0.5:
+            return "Simulated failure (test mode: random failures)."
+        return ""
+
+    return should_fail
+
+
+def _send_all(lock: JobLock, pending: list[PendingNotification], should_fail) -> tuple[list[_Outcome], float]:
+    """Send in parallel on at most NOTIFY_MAX_WORKERS threads; report progress from this
+    (the main) thread as tasks finish, at most once a second. Stops submitting work and
+    raises LockLost when the lock was taken over."""
+    total = len(pending)
+    workers = min(settings.NOTIFY_MAX_WORKERS, total)
+    outcomes: list[_Outcome] = []
+    stop = Event()
+    started = time.monotonic()
+    last_progress = started
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"notify-{lock.job_id[:8]}") as pool:
+        futures = [
+            pool.submit(
+                _send_one,
+                item,
+                job_id=lock.job_id,
+                stop=stop,
+                should_fail=should_fail,
+                delay=settings.NOTIFY_SEND_DELAY_SECONDS,
+            )
+            for item in pending
+        ]
+        try:
+            for future in as_completed(futures):
+                try:
+                    outcomes.append(future.result())
+                except CancelledError:
+                    continue
+                if time.monotonic() - last_progress >= PROGRESS_EVERY_SECONDS:
+                    last_progress = time.monotonic()
+                    if not lock.progress(processed=len(outcomes), total=total):
+                        break
+                if lock.lost.is_set():
+                    break
+        finally:
+            # On lock loss or interrupt (SIGTERM / Ctrl-C): drop queued tasks and wake the
+            # waiting ones; tasks already sending finish and the pool joins them.
+            if len(outcomes) < total:
+                stop.set()
+                for future in futures:
+                    future.cancel()
+    if lock.lost.is_set():
+        raise LockLost(f"Run {lock.job_id} lost its lock to another run; stopped sending.")
+    return outcomes, time.monotonic() - started
+
+
+def notifications_send(*, triggered_by: str, simulate_failures: bool = False, fail_emails=()) -> dict:
+    """Run the notification job once and return its result (the seed's response shape).
+
+    Raises NotifyOptionsError (bad or refused test options, before locking), LockHeld
+    (another run holds the lock: .active_job), LockLost (taken over mid-run) or
+    NotificationJobFailed (crashed; released as Failed)."""
+    simulate_failures, fail_emails = failure_options_validate(
+        simulate_failures=simulate_failures, fail_emails=fail_emails
+    )
+    lock = lock_acquire(job=NotificationJobRun, triggered_by=triggered_by)
+    try:
+        with lock:
+            pending = pending_notifications()
+            total = len(pending)
+            lock.progress(processed=0, total=total)
+            should_fail = _failure_rule(simulate_failures=simulate_failures, fail_emails=fail_emails)
+            outcomes, parallel_seconds = _send_all(lock, pending, should_fail) if pending else ([], 0.0)
+            order = {item.request_id: i for i, item in enumerate(pending)}
+            outcomes.sort(key=lambda o: order[o.item.request_id])
+            sent = [o for o in outcomes if o.status == "sent"]
+            failed = [o for o in outcomes if o.status == "failed"]
+            skipped = [o for o in outcomes if o.status == "skipped"]
+            lock.progress(processed=len(outcomes), total=total)
+            sent_at = dict(
+                ExpiryNotification.objects.filter(job_id=lock.job_id).values_list("request_id", "sent_at")
+            )
+    except LockLost:
+        lock.release(status=JobRun.Status.FAILED, error="Lock lost to another run; stopped sending.")
+        raise
+    except Exception as exc:
+        error = str(exc) or type(exc).__name__
+        logger.exception("notification job failed jobId=%s", lock.job_id)
+        lock.release(status=JobRun.Status.FAILED, error=error)
+        raise NotificationJobFailed(lock.job_id, error) from exc
+    except BaseException as exc:  # KeyboardInterrupt (Ctrl-C, SIGTERM via the command)
+        lock.release(status=JobRun.Status.FAILED, error=str(exc) or type(exc).__name__)
+        raise
+    lock.release(
+        status=JobRun.Status.COMPLETED,
+        success_count=len(sent),
+        failed_count=len(failed),
+        total_count=total,
+        processed_count=len(outcomes),
+    )
+    # The seed's estimate: one send after another, each waiting the simulated latency.
+    sequential = total * settings.NOTIFY_SEND_DELAY_SECONDS
+    workers = min(settings.NOTIFY_MAX_WORKERS, total)
+    if not total:
+        message = "No requests need a notification right now."
+    else:
+        message = f"Sent {len(sent)} of {total} notifications" + (
+            f"; {len(failed)} failed and will be retried by the next run." if failed else "."
+        )
+        if skipped:
+            message += f" {len(skipped)} already recorded (skipped)."
+    return {
+        "message": message,
+        "jobId": lock.job_id,
+        "notifiedCount": len(sent),
+        "failedCount": len(failed),
+        "skippedCount": len(skipped),
+        "notifications": [
+            {
+                "requestId": o.item.request_id,
+                "email": o.item.email,
+                "type": o.item.reminder,
+                "daysLeft": o.item.days_left,
+                "sentAt": sent_at[o.item.request_id].isoformat() if o.item.request_id in sent_at else None,
+            }
+            for o in sent
+        ],
+        "failures": [
+            {"requestId": o.item.request_id, "email": o.item.email, "error": o.error} for o in failed
+        ],
+        "performance": {
+            "parallelSeconds": round(parallel_seconds, 3),
+            "estimatedSequentialSeconds": round(sequential, 3),
+            "speedup": round(sequential / parallel_seconds, 1) if sequential and parallel_seconds else None,
+            "workers": workers,
+        },
+    }

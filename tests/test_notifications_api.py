@@ -1,0 +1,139 @@
+"""The notification job's JSON API: send-expiry-notifications and pending-notifications."""
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from jobs.lock import db_now, lock_acquire
+from jobs.models import NotificationJobRun
+from requests_app.models import ExpiryNotification
+from tests.test_notifications import expiry_in, request_create, requests_create
+
+SEND = reverse("jobs:api_send_expiry_notifications")
+PENDING = reverse("jobs:api_pending_notifications")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_returns_the_seeds_result_shape(operator_client):
+    req = request_create(expires_on=expiry_in(5, db_now()), sent=1)
+
+    response = operator_client.post(SEND)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) >= {"message", "jobId", "notifiedCount", "failedCount", "notifications", "failures"}
+    assert set(body["performance"]) == {"parallelSeconds", "estimatedSequentialSeconds", "speedup", "workers"}
+    (sent,) = body["notifications"]
+    assert (sent["requestId"], sent["email"], sent["type"], sent["daysLeft"]) == (
+        req.request_id,
+        req.requestor_email,
+        "7-Day Reminder",
+        5,
+    )
+    assert sent["sentAt"]
+    assert NotificationJobRun.objects.get(job_id=body["jobId"]).triggered_by == "olivia"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fail_email_fails_those_addresses_deterministically(operator_client):
+    now = db_now()
+    request_create(expires_on=expiry_in(3, now), email="alice@test.com")
+    request_create(expires_on=expiry_in(4, now), email="bob@test.com")
+    kept = request_create(expires_on=expiry_in(5, now), email="carol@test.com")
+
+    body = operator_client.post(f"{SEND}?failEmail=alice@test.com&failEmail=bob@test.com").json()
+
+    assert sorted(f["email"] for f in body["failures"]) == ["alice@test.com", "bob@test.com"]
+    assert [n["requestId"] for n in body["notifications"]] == [kept.request_id]
+    assert body["failedCount"] == 2 and body["notifiedCount"] == 1
+    assert list(ExpiryNotification.objects.values_list("sent_to", flat=True)) == ["carol@test.com"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simulate_failures_true_is_accepted_in_test_mode(operator_client):
+    requests_create(40)
+    body = operator_client.post(f"{SEND}?simulateFailures=true").json()
+    assert body["notifiedCount"] + body["failedCount"] == 40 and body["failedCount"] > 0
+
+
+@pytest.mark.parametrize("query", ["simulateFailures=true", "failEmail=a@example.com"])
+@pytest.mark.django_db(transaction=True)
+def test_test_parameters_are_refused_with_400_when_test_mode_is_off(operator_client, settings, query):
+    settings.TEST_MODE = False
+    request_create(expires_on=expiry_in(10, db_now()))
+    response = operator_client.post(f"{SEND}?{query}")
+    assert response.status_code == 400
+    assert "TEST_MODE" in response.json()["message"]
+    assert not NotificationJobRun.objects.exists() and not mail.outbox
+
+
+@pytest.mark.parametrize(
+    "query,expected",
+    [("failEmail=not-an-email", "email address"), ("simulateFailures=maybe", "true or false")],
+)
+@pytest.mark.django_db(transaction=True)
+def test_malformed_test_parameters_get_400(operator_client, query, expected):
+    response = operator_client.post(f"{SEND}?{query}")
+    assert response.status_code == 400 and expected in response.json()["message"]
+    assert not NotificationJobRun.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_run_gets_409_with_the_active_job(operator_client):
+    request_create(expires_on=expiry_in(10, db_now()))
+    held = lock_acquire(job=NotificationJobRun, triggered_by="someone")
+    try:
+        response = operator_client.post(SEND)
+    finally:
+        held.release(status="Completed", success_count=0, failed_count=0)
+    assert response.status_code == 409
+    body = response.json()
+    assert body["activeJob"]["jobId"] == held.job_id
+    assert {"startedAt", "startedBy"} <= set(body["activeJob"])
+    assert "already running" in body["message"]
+    assert not mail.outbox
+
+
+@pytest.mark.django_db
+def test_send_needs_the_permission(user_client):
+    response = user_client.post(SEND)
+    assert response.status_code == 403 and "permission" in response.json()["message"]
+    assert not NotificationJobRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_send_is_post_only(operator_client):
+    response = operator_client.get(SEND)
+    assert response.status_code == 405 and response["Allow"] == "POST"
+
+
+@pytest.mark.django_db
+def test_anonymous_calls_get_401(client):
+    assert client.post(SEND).status_code == 401
+    assert client.get(PENDING).status_code == 401
+
+
+@pytest.mark.django_db
+def test_pending_lists_each_request_with_days_left_count_and_due_reminder(user_client):
+    now = db_now()
+    soon = request_create(expires_on=expiry_in(1, now))
+    later = request_create(expires_on=expiry_in(29, now))
+    week = request_create(expires_on=expiry_in(5, now), sent=1)
+    request_create(expires_on=expiry_in(20, now), sent=1)  # not due
+    request_create(expires_on=expiry_in(40, now))  # too far away
+
+    response = user_client.get(PENDING)
+
+    assert response.status_code == 200
+    rows = response.json()
+    assert [(r["requestId"], r["daysLeft"], r["notificationCount"], r["notificationType"]) for r in rows] == [
+        (soon.request_id, 1, 0, "30-Day Reminder"),
+        (week.request_id, 5, 1, "7-Day Reminder"),
+        (later.request_id, 29, 0, "30-Day Reminder"),
+    ]
+    assert set(rows[0]) >= {"requestorName", "requestorEmail", "resourceName", "expiresOn"}
+
+
+@pytest.mark.django_db
+def test_pending_is_get_only(user_client):
+    assert user_client.post(PENDING).status_code == 405

@@ -1,0 +1,133 @@
+"""`manage.py run_notifications`: exit 0 done (failed sends listed), 75 locked, 1 failed, 2 bad options."""
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+from django.core.management import call_command
+
+from jobs.lock import db_now, lock_acquire
+from jobs.models import NotificationJobRun
+from requests_app.models import ExpiryNotification
+from tests.conftest import PYTHON, ROOT
+from tests.test_notifications import expiry_in, request_create
+
+
+def _manage(env, *args, timeout=60):
+    return subprocess.run(
+        [PYTHON, "manage.py", "run_notifications", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def outbox_env(child_env, tmp_path):
+    """A child process whose emails go to a file outbox, as in development."""
+    return child_env | {
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(tmp_path / "outbox"),
+    }
+
+
+def test_exit_0_and_failed_sends_are_listed(outbox_env, tmp_path):
+    now = db_now()
+    ok = request_create(expires_on=expiry_in(5, now), email="ok@example.com")
+    bad = request_create(expires_on=expiry_in(6, now), email="bad@example.com")
+
+    done = _manage(outbox_env, "--fail-email", "bad@example.com")
+
+    assert done.returncode == 0, done.stderr
+    assert "Sent 1 of 2 notifications; 1 failed" in done.stdout
+    assert f"sent    {ok.request_id}  ok@example.com  30-Day Reminder" in done.stdout
+    assert f"FAILED  {bad.request_id}  bad@example.com  Simulated failure" in done.stdout
+    assert list(ExpiryNotification.objects.values_list("request_id", flat=True)) == [ok.request_id]
+    written = "".join(p.read_text() for p in (tmp_path / "outbox").iterdir())
+    assert "To: ok@example.com" in written and "bad@example.com" not in written
+    run = NotificationJobRun.objects.get()
+    assert (run.status, run.triggered_by, run.success_count, run.failed_count) == (
+        "Completed",
+        "run_notifications",
+        1,
+        1,
+    )
+
+
+def test_exit_75_while_another_run_holds_the_lock(child_env):
+    request_create(expires_on=expiry_in(5, db_now()))
+    held = lock_acquire(job=NotificationJobRun, triggered_by="someone")
+    try:
+        refused = _manage(child_env)
+    finally:
+        held.release(status="Completed", success_count=0, failed_count=0)
+    assert refused.returncode == 75
+    assert held.job_id in refused.stderr and held.started_by in refused.stderr and "since" in refused.stderr
+    assert not ExpiryNotification.objects.exists()
+
+
+def test_sigterm_releases_the_run_as_failed_and_exits_1(child_env):
+    request_create(expires_on=expiry_in(5, db_now()))
+    proc = subprocess.Popen(
+        [PYTHON, "manage.py", "run_notifications"],
+        cwd=ROOT,
+        env=child_env | {"NOTIFY_SEND_DELAY_SECONDS": "60"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not NotificationJobRun.objects.filter(status="InProgress", total_count=1).exists():
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)  # the waiting task wakes at once, not after 60 s
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, stderr
+    run = NotificationJobRun.objects.get()
+    assert run.status == "Failed" and "SIGTERM" in run.error_message
+    assert not ExpiryNotification.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_json_output_is_the_api_result(capsys):
+    request_create(expires_on=expiry_in(5, db_now()))
+    call_command("run_notifications", "--json")
+    result = json.loads(capsys.readouterr().out)
+    assert result["notifiedCount"] == 1 and result["failures"] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_exit_1_when_the_run_fails(settings, capsys):
+    settings.REMINDER_DAYS = []
+    with pytest.raises(SystemExit) as exited:
+        call_command("run_notifications")
+    assert exited.value.code == 1
+    assert "failed" in capsys.readouterr().err
+    assert NotificationJobRun.objects.get().status == "Failed"
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [(["--simulate-failures"], "TEST_MODE"), (["--fail-email", "a@example.com"], "TEST_MODE")],
+)
+@pytest.mark.django_db
+def test_test_mode_flags_are_refused_when_test_mode_is_off(settings, capsys, args, expected):
+    settings.TEST_MODE = False
+    with pytest.raises(SystemExit) as exited:
+        call_command("run_notifications", *args)
+    assert exited.value.code == 2 and expected in capsys.readouterr().err
+    assert not NotificationJobRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_malformed_fail_email_exits_2(capsys):
+    with pytest.raises(SystemExit) as exited:
+        call_command("run_notifications", "--fail-email", "nope")
+    assert exited.value.code == 2 and "email address" in capsys.readouterr().err
