@@ -172,7 +172,9 @@ class _Outcome:
     error: str = ""
 
 
-def _send_one(item: PendingNotification, *, job_id: str, stop: Event, should_fail, delay: float) -> _Outcome:
+def _send_one(
+    item: PendingNotification, *, lock: JobLock, stop: Event, should_fail, delay: float
+) -> _Outcome:
     """One task, on a pool thread: wait (the seed's simulated latency), send, record.
     Never raises: every error becomes a failed outcome, so one task never stops another.
     Uses this thread's own connection and closes it (returns it to the pool) at the end.
@@ -180,7 +182,7 @@ def _send_one(item: PendingNotification, *, job_id: str, stop: Event, should_fai
     waiting instead of queueing behind the GIL after it."""
     try:
         message = email_build(name="expiry-reminder", to=item.email, context={"item": item})
-        if stop.wait(delay):
+        if stop.wait(delay) or lock.lost.is_set():  # interrupted, or another run took over
             return _Outcome(item, "cancelled")
         reason = should_fail(item)
         if reason:
@@ -193,7 +195,7 @@ def _send_one(item: PendingNotification, *, job_id: str, stop: Event, should_fai
                     notification_type=item.reminder,
                     sent_at=RawSQL(dialect_for().now, []),  # the database's clock
                     sent_to=item.email,
-                    job_id=job_id,
+                    job_id=lock.job_id,
                 )
         except IntegrityError:
             # Recorded meanwhile (unique Request_Id + Notification_Type): not a failure.
@@ -234,7 +236,7 @@ def _send_all(lock: JobLock, pending: list[PendingNotification], should_fail) ->
             pool.submit(
                 _send_one,
                 item,
-                job_id=lock.job_id,
+                lock=lock,
                 stop=stop,
                 should_fail=should_fail,
                 delay=settings.NOTIFY_SEND_DELAY_SECONDS,
@@ -265,6 +267,18 @@ def _send_all(lock: JobLock, pending: list[PendingNotification], should_fail) ->
     return outcomes, time.monotonic() - started
 
 
+def _sent_times(*, job_id: str, request_ids: list[str], chunk: int = 1000) -> dict[str, datetime]:
+    """Sent_At of this run's rows, as the database clock set them. By Request_Id (the unique
+    index leads with it; Job_Id has none), in chunks under SQL Server's 2,100 parameters."""
+    times: dict[str, datetime] = {}
+    for start in range(0, len(request_ids), chunk):
+        rows = ExpiryNotification.objects.filter(
+            request_id__in=request_ids[start : start + chunk], job_id=job_id
+        ).values_list("request_id", "sent_at")
+        times.update(rows)
+    return times
+
+
 def notifications_send(*, triggered_by: str, simulate_failures: bool = False, fail_emails=()) -> dict:
     """Run the notification job once and return its result (the seed's response shape).
 
@@ -288,9 +302,7 @@ def notifications_send(*, triggered_by: str, simulate_failures: bool = False, fa
             failed = [o for o in outcomes if o.status == "failed"]
             skipped = [o for o in outcomes if o.status == "skipped"]
             lock.progress(processed=len(outcomes), total=total)
-            sent_at = dict(
-                ExpiryNotification.objects.filter(job_id=lock.job_id).values_list("request_id", "sent_at")
-            )
+            sent_at = _sent_times(job_id=lock.job_id, request_ids=[o.item.request_id for o in sent])
     except LockLost:
         lock.release(status=JobRun.Status.FAILED, error="Lock lost to another run; stopped sending.")
         raise

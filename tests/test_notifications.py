@@ -10,7 +10,7 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.db import connection
 
-from jobs.lock import LockHeld, db_now, lock_acquire, lock_status
+from jobs.lock import LockHeld, LockLost, db_now, lock_acquire, lock_status
 from jobs.models import NotificationJobRun
 from jobs.notifications import (
     NotificationJobFailed,
@@ -403,3 +403,29 @@ def test_no_connection_outlives_the_run(postgres_only, transactional_db, setting
     while (left := _other_sessions(started_before=closed_at)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert left == 0
+
+
+class TakeoverBackend(LocmemBackend):
+    """While the first email goes out, another run takes the lock over (as if this run had
+    stalled past JOB_STALE_AFTER_SECONDS)."""
+
+    def send_messages(self, messages):
+        NotificationJobRun.objects.filter(status="InProgress").update(status="Abandoned")
+        return super().send_messages(messages)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_lost_its_lock_stops_sending(settings):
+    settings.EMAIL_BACKEND = "tests.test_notifications.TakeoverBackend"
+    settings.JOB_HEARTBEAT_SECONDS = 0.05  # the heartbeat notices the loss at once
+    settings.NOTIFY_SEND_DELAY_SECONDS = 0.5
+    settings.NOTIFY_MAX_WORKERS = 1  # one send after another
+    now = db_now()
+    for days in range(5):
+        request_create(expires_on=expiry_in(days, now))
+
+    with pytest.raises(LockLost):
+        notifications_send(triggered_by="t")
+
+    assert len(mail.outbox) == 1 and ExpiryNotification.objects.count() == 1
+    assert NotificationJobRun.objects.get().status == "Abandoned"  # the taker's word stands
