@@ -19,6 +19,7 @@ from jobs.notifications import (
     pending_notifications,
 )
 from jobs.revoke import RevokeFailed, revoke_expired_run
+from jobs.selectors import JOB_TITLES, job_runs_page, job_runs_recent
 from requests_app.selectors import access_request_expired
 
 # --- Revoke Expired -----------------------------------------------------------------
@@ -187,8 +188,19 @@ def notifications_run(request):
     return response
 
 
+@require_safe
 def job_history(request):
-    return render(request, "jobs/job_history.html", {})
+    """Runs of both jobs, newest first, 50 a page; ?job= filters one job. For HTMX with
+    ?box=1 only a job page's "last runs" box (it reloads itself when a run ends)."""
+    job = request.GET.get("job", "")
+    if request.htmx and request.GET.get("box") and job in JOB_MODELS:
+        return render(request, "jobs/_last_runs.html", {"job": job, "runs": job_runs_recent(job=job)})
+    bad_job = job not in ("", *JOB_MODELS)
+    if bad_job:
+        job = ""
+    page = job_runs_page(job=job or None, page=request.GET.get("page"))
+    context = {"page": page, "job": job, "bad_job": bad_job, "job_titles": JOB_TITLES}
+    return render(request, "jobs/job_history.html", context)
 
 
 # --- The polling job banner (job lock) --------------------------------------------------
