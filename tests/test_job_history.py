@@ -192,3 +192,12 @@ def test_last_runs_box_reloads_itself_through_htmx(user_client, runs):
     assert 'id="last-runs-notifications"' in html
     assert "<html" not in html
     assert "Sent 3, failed 1" in html and "Revoked 7" not in html
+
+
+@pytest.mark.parametrize(
+    ("page", "job"), [("jobs:revoke_expired", "revoke"), ("jobs:expiry_notifications", "notifications")]
+)
+def test_each_job_page_shows_its_last_runs_box(user_client, runs, page, job):
+    html = user_client.get(reverse(page)).content.decode()
+    assert f'id="last-runs-{job}"' in html
+    assert f'href="{URL}?job={job}"' in html
