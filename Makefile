@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format migrate demo serve bench clean
+.PHONY: run test lint format migrate demo serve bench screenshots clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	mkdir -p var/bench
 	$(PY) -m bench $(if $(DB),--db $(DB))
+
+# The README's screenshots (docs/screenshots/*.png): a demo server on its own database
+# (var/screenshots.sqlite3) photographed in Chromium (/usr/bin/chromium).
+screenshots: $(VENV)/.installed
+	mkdir -p var docs/screenshots
+	$(PY) scripts/screenshots.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
