@@ -22,7 +22,8 @@ def test_healthz_answers_ok_to_a_logged_in_user_too(user_client):
     assert response.json() == {"status": "ok"}
 
 
-def test_healthz_only_answers_get(client, db):
+def test_healthz_answers_get_and_head_only(client, db):
+    assert client.head("/healthz").status_code == 200  # some load balancers probe with HEAD
     assert client.post("/healthz").status_code == 405
 
 
