@@ -40,8 +40,10 @@ def _browser_missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module: Playwright's loop runs in the main thread only while
+    browser tests run, not during the rest of the suite."""
     if not Path(CHROMIUM).exists():
         _browser_missing(
             f"Chromium not found at {CHROMIUM}: `apt-get install -y chromium` to run the browser tests"
