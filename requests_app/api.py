@@ -184,8 +184,12 @@ def pending_expiry(request: HttpRequest) -> JsonResponse:
 
 
 def csrf_failure(request: HttpRequest, reason: str = ""):
-    """CSRF_FAILURE_VIEW: JSON 403 for the API, Django's page elsewhere."""
+    """CSRF_FAILURE_VIEW: JSON for the API (401 when there is no session at all: logging in
+    comes first; 403 otherwise), Django's page elsewhere."""
     if request.path.startswith("/api/"):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return json_error("Authentication required.", status=401)
         return json_error(
             f"CSRF verification failed: {reason} Send the csrftoken cookie's value in the X-CSRFToken header.",
             status=403,

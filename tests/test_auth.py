@@ -59,6 +59,14 @@ def test_anonymous_api_request_gets_401_json(client, url, method):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("url", API)
+def test_anonymous_api_post_without_csrf_token_gets_401_json(url):
+    response = Client(enforce_csrf_checks=True).post(url, data="{}", content_type="application/json")
+    assert response.status_code == 401
+    assert response.json() == {"message": "Authentication required."}
+
+
+@pytest.mark.django_db
 def test_login_page_is_public_and_styled(client):
     response = client.get(reverse("login"))
     assert response.status_code == 200
