@@ -59,9 +59,9 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
 
 
 def revocations_insert(*, request_ids: list[str], revoked_at: datetime, job_id: str) -> int:
-    """Insert the RevokedAccess rows of one chunk in one set-based statement (bulk_create
-    batches by itself where a backend limits parameters). Tests patch this to inject a
-    fault between the two writes."""
+    """Insert the RevokedAccess rows of one chunk set-based: one multi-row INSERT (bulk_create
+    splits it only where a backend limits parameters per statement, e.g. SQLite), never a
+    round trip per row. Tests patch this to inject a fault between the two writes."""
     rows = [
         RevokedAccess(request_id=rid, revoked_dt=revoked_at, revoked_by=REVOKED_BY, job_id=job_id)
         for rid in request_ids
