@@ -59,7 +59,9 @@ def test_second_tab_sees_the_banner_and_refreshes_itself_when_the_run_ends(
     expect(banner).to_contain_text(
         "The button is disabled. This page will auto-refresh when the job completes."
     )
-    expect(b_button).to_be_disabled()
+    assert (
+        banner.evaluate("e => getComputedStyle(e).animationName") == "pulse-border"
+    )  # it pulses    expect(b_button).to_be_disabled()
     expect(a_button).to_be_disabled()
 
     # The run ends: tab B's banner goes, its table empties and its button shows (0), no reload.
