@@ -65,6 +65,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
 
@@ -146,12 +147,16 @@ def _active_job(run: JobRun) -> dict:
     }
 
 
-def _live_run(job: type[JobRun]) -> JobRun | None:
-    return (
-        job.objects.filter(status=IN_PROGRESS, heartbeat_at__gte=_stale_cutoff_sql())
-        .order_by("-started_at")
-        .first()
+def _stale() -> Q:
+    """Not beaten within JOB_STALE_AFTER_SECONDS. A row without any heartbeat (written
+    by the seed's app, which had no Heartbeat_At) counts from its Started_At."""
+    return Q(heartbeat_at__lt=_stale_cutoff_sql()) | Q(
+        heartbeat_at__isnull=True, started_at__lt=_stale_cutoff_sql()
     )
+
+
+def _live_run(job: type[JobRun]) -> JobRun | None:
+    return job.objects.filter(status=IN_PROGRESS).exclude(_stale()).order_by("-started_at").first()
 
 
 def lock_status(*, job: type[JobRun]) -> dict:
@@ -167,7 +172,7 @@ def _abandon_stale(*, job: type[JobRun], job_id: str, started_by: str) -> list[t
     row lock is re-checked after its transaction commits (and then is fresh, not stale),
     and of two concurrent takers only the first abandons; the second matches nothing,
     then its NOT EXISTS sees the first taker's row and it is refused."""
-    stale = job.objects.filter(status=IN_PROGRESS, heartbeat_at__lt=_stale_cutoff_sql())
+    stale = job.objects.filter(_stale(), status=IN_PROGRESS)
     abandoned = []
     for old_job_id, old_by in stale.values_list("job_id", "started_by"):
         updated = stale.filter(job_id=old_job_id).update(

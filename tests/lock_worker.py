@@ -13,8 +13,10 @@ Module level imports only the standard library: a spawned child imports this mod
 before it has set its environment and called django.setup().
 """
 
+import faulthandler
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -24,6 +26,7 @@ BARRIER_TIMEOUT = 60
 
 
 def _setup(env: dict | None = None) -> None:
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # a stuck test shows where
     if env:
         os.environ.update(env)
     root = str(Path(__file__).resolve().parent.parent)

@@ -10,7 +10,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from jobs.lock import (
     LockHeld,
@@ -321,3 +321,30 @@ def test_start_up_refuses_a_heartbeat_not_well_below_the_stale_limit(heartbeat, 
         assert result.returncode != 0
         assert "ImproperlyConfigured" in result.stderr
         assert "JOB_HEARTBEAT_SECONDS" in result.stderr
+
+
+def test_a_seed_row_without_heartbeat_counts_from_its_start(settings):
+    """Rows written by the seed's app have no Heartbeat_At: stale 60 s after Started_At."""
+    settings.JOB_STALE_AFTER_SECONDS = 60
+    fresh = RevokeExpiredJobRun.objects.create(
+        job_id="seed-fresh", status="InProgress", started_at=db_now(), started_by="SEEDSRV"
+    )
+    assert lock_status(job=RevokeExpiredJobRun)["activeJob"]["jobId"] == "seed-fresh"
+    with pytest.raises(LockHeld):
+        lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
+
+    RevokeExpiredJobRun.objects.filter(pk=fresh.pk).update(started_at=db_now() - timedelta(minutes=11))
+    assert lock_status(job=RevokeExpiredJobRun)["isLocked"] is False
+    lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
+    assert RevokeExpiredJobRun.objects.get(pk=fresh.pk).status == "Abandoned"
+    lock.release(status="Completed", revoked_count=0)
+
+
+def test_sqlite_opens_write_transactions_immediately():
+    """On SQLite the acquire (abandon + insert) must hold the write lock from its first
+    statement: a DEFERRED transaction that reads and then writes can fail with
+    "database is locked" instead of waiting its turn."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert connection.settings_dict["OPTIONS"]["timeout"] >= 5
