@@ -176,6 +176,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Password hashers, strongest first. The test suite sets a fast one (tests/testenv.py): the
+# default PBKDF2 costs ~0.3 s per user created. Never set a weak hasher in production.
+if env_list("PASSWORD_HASHERS"):
+    PASSWORD_HASHERS = env_list("PASSWORD_HASHERS")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "requests_app:all_requests"
 LOGOUT_REDIRECT_URL = "login"

@@ -21,3 +21,4 @@ _TEST_STATIC_ROOT = (
 )
 _TEST_STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 os.environ.setdefault("STATIC_ROOT", str(_TEST_STATIC_ROOT))
+os.environ.setdefault("PASSWORD_HASHERS", "django.contrib.auth.hashers.MD5PasswordHasher")
