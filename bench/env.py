@@ -93,10 +93,12 @@ def environ_prepare(*, bench_db: BenchDatabase, work_dir: Path) -> dict[str, str
         "CSRF_COOKIE_SECURE": "0",
         "SECURE_HSTS_SECONDS": "0",
         "STATICFILES_MANIFEST": "0",
+        "STATIC_ROOT": str(work_dir / "static"),  # empty: nothing static is requested
         "VAR_DIR": str(work_dir),
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
     }
+    (work_dir / "static").mkdir(parents=True, exist_ok=True)
     os.environ.update(values)
     os.environ.pop("DATABASE_TEST_NAME", None)
     return values
