@@ -167,7 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         section("pages", pages)
 
         elapsed = time.monotonic() - started
-        results.notes.append(f"Whole run: {elapsed / 60:.1f} min.")
+        if any(row.passed is False for row in results.rows):
+            results.notes.append("Missed targets: their causes and proposed fixes are under Findings above.")
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        results.notes.append(f"Whole run: {elapsed / 60:.1f} min; load average at the end {load:.1f}.")
         info = machine_info()
         shown = {
             k: settings_env[k]
