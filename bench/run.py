@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             results.notes.append("Missed targets: their causes and proposed fixes are under Findings above.")
         results.notes.append(
             f"Whole run: {elapsed / 60:.1f} min; 1-minute load average {load_before:.1f} at the start, "
-            f"{os.getloadavg()[0]:.1f} at the end (2 CPUs shared with other work: figures are noisy)."
+            f"{os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} CPUs, shared with other work: figures are noisy)."
         )
         info = machine_info()
         shown = {
