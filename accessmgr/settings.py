@@ -163,6 +163,11 @@ elif _db["ENGINE"] == "mssql":
     if env_bool("MSSQL_PYTHON_DRIVER", False):
         _db["OPTIONS"]["python_driver"] = "mssql-python"
     _db["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME") or None}
+if _db["ENGINE"] != "django.db.backends.postgresql":
+    # Keep a connection per server thread instead of opening one per request (SQLite's
+    # connect + PRAGMAs cost ~1 ms); PostgreSQL uses its pool instead, which excludes this.
+    _db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
+    _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
