@@ -153,7 +153,14 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     # Django's built-in psycopg pool: job worker threads borrow from it, so the number of
     # connections is bounded by DB_POOL_MAX_SIZE, not by the number of tasks.
-    _db["OPTIONS"] = {"pool": {"min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": 60}}
+    # A request (or /healthz) waits at most DB_POOL_TIMEOUT for a connection, then fails.
+    _db["OPTIONS"] = {
+        "pool": {
+            "min_size": 1,
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": env_float("DB_POOL_TIMEOUT", 10, minimum=0.1),
+        }
+    }
     _db["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME") or None}
 elif _db["ENGINE"] == "mssql":
     _db["OPTIONS"] = {
