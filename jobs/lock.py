@@ -59,7 +59,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -201,6 +201,7 @@ def _try_insert(*, job: type[JobRun], job_id: str, started_by: str, triggered_by
             with connection.cursor() as cursor:
                 cursor.execute(dialect_for().acquire_sql(table), [job_id, started_by, triggered_by])
                 if cursor.rowcount != 1:
+                    transaction.set_rollback(True)  # held: keep nothing of this attempt
                     return None
     except IntegrityError:
         return None  # a concurrent caller inserted first: the unique index decided
@@ -208,7 +209,10 @@ def _try_insert(*, job: type[JobRun], job_id: str, started_by: str, triggered_by
 
 
 def lock_acquire(*, job: type[JobRun], triggered_by: str, started_by: str | None = None) -> JobLock:
-    """Take the job's lock or raise LockHeld with the holder's details."""
+    """Take the job's lock or raise LockHeld with the holder's details.
+
+    Call it outside any transaction: the InProgress row must be committed at once, so
+    other servers (and this run's own heartbeat thread) see it."""
     started_by = started_by or server_identity()
     for _attempt in range(ACQUIRE_ATTEMPTS):
         job_id = str(uuid.uuid4())
@@ -460,9 +464,12 @@ class JobLock:
 
     def stop_heartbeat(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            # RuntimeError: interrupted (SIGTERM, Ctrl-C) inside start() before the thread
+            # had started; nothing to join, and if it starts now it sees _stop and ends.
+            with suppress(RuntimeError):
+                thread.join()
 
     def wait(self, seconds: float) -> bool:
         """Sleep (the seed's artificial delays) while beating; returns early, False, if

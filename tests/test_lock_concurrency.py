@@ -5,9 +5,10 @@ DATABASE_URL). Helpers: tests/lock_worker.py. Nothing here mocks the database.""
 import json
 import multiprocessing
 import os
-import select
+import queue
 import signal
 import subprocess
+import threading
 import time
 from collections import defaultdict
 from datetime import timedelta
@@ -69,7 +70,9 @@ def short_lease(settings, child_env):
 
 
 class Child:
-    """A tests/lock_worker.py command-line process that reports JSON lines."""
+    """A tests/lock_worker.py command-line process that reports JSON lines. Its pipes are
+    drained by threads, so a report is never stuck in a buffer and the child never blocks
+    on a full pipe."""
 
     def __init__(self, env: dict, *args: str):
         self.proc = subprocess.Popen(
@@ -81,30 +84,43 @@ class Child:
             stderr=subprocess.PIPE,
             text=True,
         )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.errors: list[str] = []
+        for stream, put in ((self.proc.stdout, self.lines.put), (self.proc.stderr, self.errors.append)):
+            threading.Thread(target=self._pump, args=(stream, put), daemon=True).start()
+
+    @staticmethod
+    def _pump(stream, put) -> None:
+        for line in stream:
+            put(line)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.errors)
 
     def read(self, timeout: float = 60) -> dict:
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        line = self.proc.stdout.readline() if ready else ""
-        if not line:
+        try:
+            return json.loads(self.lines.get(timeout=timeout))
+        except queue.Empty:
             if self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGUSR1)  # faulthandler: every thread's stack
                 time.sleep(1)
-            self.proc.kill()
-            raise AssertionError(f"no report from the child; stderr:\n{self.proc.stderr.read()}")
-        return json.loads(line)
+                self.proc.kill()
+            raise AssertionError(f"no report from the child; stderr:\n{self.stderr}") from None
 
     def send(self, text: str = "go\n") -> None:
         self.proc.stdin.write(text)
         self.proc.stdin.flush()
 
-    def finish(self, timeout: float = 30) -> int:
+    def finish(self, timeout: float = 60) -> int:
+        """Wait for the exit; the exit code."""
         try:
             return self.proc.wait(timeout)
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
-            for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-                stream.close()
+                self.proc.wait()
+            self.proc.stdin.close()
 
 
 def _acquire_when_stale(job, *, timeout: float = 15):
@@ -285,7 +301,7 @@ def test_sigterm_releases_the_lock_as_failed(child_env, pattern):
     started = child.read()
     assert lock_status(job=RevokeExpiredJobRun)["isLocked"]
     child.proc.send_signal(signal.SIGTERM)
-    assert child.finish() == 130
+    assert child.finish() == 130, child.stderr
     run = RevokeExpiredJobRun.objects.get(job_id=started["jobId"])
     assert run.status == "Failed"
     assert run.error_message == "Interrupted (SIGTERM)"
