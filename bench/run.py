@@ -193,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
                 "DB_POOL_MAX_SIZE": settings.DB_POOL_MAX_SIZE
                 if bench_db.vendor == "postgresql"
                 else "n/a (SQLite)",
+                "CONN_MAX_AGE": settings.DATABASES["default"].get("CONN_MAX_AGE", 0),
+                "pool": settings.DATABASES["default"].get("OPTIONS", {}).get("pool", "none"),
                 "REVOKE_CHUNK_SIZE": settings.REVOKE_CHUNK_SIZE,
                 "NOTIFY_MAX_WORKERS": "min(N, 1000), per run",
                 "NOTIFY_SEND_DELAY_SECONDS": "per run (see the table)",
