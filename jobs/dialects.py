@@ -7,6 +7,7 @@ disagree. The T-SQL variants are checked offline with sqlglot's tsql dialect (no
 Server runs here); %s is the DB-API placeholder, which mssql-django turns into ?.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connections
@@ -72,6 +73,24 @@ MICROSOFT = Dialect(
 )
 
 DIALECTS = {d.vendor: d for d in (POSTGRESQL, SQLITE, MICROSOFT)}
+
+
+def revocations_insert_sql(*, count: int, quote: Callable[[str], str] | None = None) -> str:
+    """The RevokedAccess rows of one revoke chunk in ONE statement, no Python per row:
+    INSERT … SELECT the Request_Id of `count` UserAccessRequest ids, each with the same
+    Revoked_Dt, Revoked_By and Job_Id. Standard SQL on SQLite, PostgreSQL and T-SQL; only the
+    quoting differs: `quote` is the connection's ops.quote_name (default: the default
+    connection's). Parameters: revoked at (through ops.adapt_datetimefield_value), revoked
+    by, job id, then the `count` ids (keep count + 3 far below SQL Server's 2,100)."""
+    if count < 1:
+        raise ValueError("revocations_insert_sql needs at least one id")
+    q = quote or connections["default"].ops.quote_name
+    ids = ", ".join(["%s"] * count)
+    return (
+        f"INSERT INTO {q('RevokedAccess')} ({q('Request_Id')}, {q('Revoked_Dt')}, {q('Revoked_By')}, "
+        f"{q('Job_Id')}) SELECT {q('Request_Id')}, %s, %s, %s FROM {q('UserAccessRequest')} "
+        f"WHERE {q('Id')} IN ({ids})"
+    )
 
 
 def dialect_for(using: str = "default") -> Dialect:

@@ -7,12 +7,13 @@ What it fixes in the seed's version:
   SELECT and the UPDATE is left for the next run instead of being revoked unrecorded;
 - the UPDATE and the RevokedAccess insert run in ONE transaction (per chunk), so a crash
   between them leaves nothing half-done;
-- RevokedAccess rows are inserted set-based (bulk_create), not one round trip per row.
+- RevokedAccess rows are inserted set-based: one INSERT … SELECT per chunk
+  (jobs.dialects.revocations_insert_sql), no round trip and no Python work per row.
 
 The set is the one the Pending Expiry page shows (requests_app.selectors.access_request_expired),
 taken at one database-clock instant. Large sets go in chunks of REVOKE_CHUNK_SIZE ids
-(default 1000): each chunk is its own short transaction, and no statement comes near
-SQL Server's 2,100-parameter limit.
+(default 1000, at most MAX_CHUNK_IDS): each chunk is its own short transaction, and no
+statement comes near SQL Server's 2,100-parameter limit.
 """
 
 from __future__ import annotations
@@ -22,17 +23,21 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
+from jobs.dialects import revocations_insert_sql
 from jobs.lock import JobLock, db_now, lock_acquire
 from jobs.models import JobRun, RevokeExpiredJobRun
-from requests_app.models import RevokedAccess, UserAccessRequest
+from requests_app.models import UserAccessRequest
 from requests_app.selectors import access_request_expired
 
 logger = logging.getLogger("jobs.revoke")
 
 REVOKED_BY = "System - Scheduled Expiry Job"
 NOTHING_TO_REVOKE = "No expired requests found to revoke."
+# A chunk's statements carry its ids plus at most 3 parameters: 2,000 keeps them under
+# SQL Server's 2,100 whatever REVOKE_CHUNK_SIZE says.
+MAX_CHUNK_IDS = 2000
 
 
 class RevokeFailed(Exception):
@@ -58,15 +63,17 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
-def revocations_insert(*, request_ids: list[str], revoked_at: datetime, job_id: str) -> int:
-    """Insert the RevokedAccess rows of one chunk set-based: one multi-row INSERT (bulk_create
-    splits it only where a backend limits parameters per statement, e.g. SQLite), never a
-    round trip per row. Tests patch this to inject a fault between the two writes."""
-    rows = [
-        RevokedAccess(request_id=rid, revoked_dt=revoked_at, revoked_by=REVOKED_BY, job_id=job_id)
-        for rid in request_ids
-    ]
-    return len(RevokedAccess.objects.bulk_create(rows))
+def revocations_insert(*, ids: list[int], revoked_at: datetime, job_id: str) -> int:
+    """Record the chunk's revocations set-based: one INSERT … SELECT that copies the
+    Request_Id of the UserAccessRequest rows `ids` (those this transaction's UPDATE
+    changed) into RevokedAccess; no model instance and no value prepared in Python per row.
+    Returns the rows inserted. Tests patch this to inject a fault between the two writes."""
+    ops = connection.ops
+    sql = revocations_insert_sql(count=len(ids), quote=ops.quote_name)
+    params = [ops.adapt_datetimefield_value(revoked_at), REVOKED_BY, str(job_id), *ids]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def _revoke_chunk(*, lock: JobLock, ids: list[int], revoked_at: datetime) -> int:
@@ -75,23 +82,23 @@ def _revoke_chunk(*, lock: JobLock, ids: list[int], revoked_at: datetime) -> int
     active = UserAccessRequest.Status.ACTIVE
     with transaction.atomic():
         lock.fence()
-        rows = list(
+        locked = list(
             UserAccessRequest.objects.select_for_update()
             .filter(id__in=ids, status=active)
             .order_by("id")
-            .values_list("id", "request_id")
+            .values_list("id", flat=True)
         )
-        if not rows:
+        if not locked:
             return 0  # all revoked or changed by someone else since they were collected
-        updated = UserAccessRequest.objects.filter(id__in=[r[0] for r in rows], status=active).update(
+        updated = UserAccessRequest.objects.filter(id__in=locked, status=active).update(
             status=UserAccessRequest.Status.REVOKED
         )
-        inserted = revocations_insert(
-            request_ids=[r[1] for r in rows], revoked_at=revoked_at, job_id=lock.job_id
-        )
-        if not (updated == inserted == len(rows)):
+        # updated == len(locked) means the UPDATE changed exactly the locked ids: those
+        # are the ones recorded (checked again below, else everything rolls back).
+        inserted = revocations_insert(ids=locked, revoked_at=revoked_at, job_id=lock.job_id)
+        if not (updated == inserted == len(locked)):
             raise RevokeMismatch(
-                f"revoked {updated} requests but recorded {inserted} (expected {len(rows)}); rolled back"
+                f"revoked {updated} requests but recorded {inserted} (expected {len(locked)}); rolled back"
             )
     return updated
 
@@ -119,7 +126,7 @@ def revoke_expired_run(*, triggered_by: str, started_by: str | None = None) -> d
             if total:
                 lock.progress(processed=0, total=total)
                 processed = 0
-                for chunk in _chunks(ids, settings.REVOKE_CHUNK_SIZE):
+                for chunk in _chunks(ids, min(settings.REVOKE_CHUNK_SIZE, MAX_CHUNK_IDS)):
                     revoked += _revoke_chunk(lock=lock, ids=chunk, revoked_at=now)
                     processed += len(chunk)
                     lock.progress(processed=processed, total=total)

@@ -17,7 +17,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from jobs.dialects import DIALECTS, Dialect
+from jobs.dialects import DIALECTS, Dialect, revocations_insert_sql
 from jobs.models import JOB_MODELS
 
 from .conftest import ROOT
@@ -71,6 +71,7 @@ def microsoft_strings() -> dict[str, str]:
             assert params == ["table"], f"add sample arguments for Dialect.{name}{params} in this test"
             for table in JOB_TABLES:
                 texts[f"{name}({table})"] = getattr(MICROSOFT, name)(bracket(table))
+    texts["revocations_insert_sql(3)"] = revocations_insert_sql(count=3, quote=bracket)
     return texts
 
 
@@ -78,6 +79,7 @@ def test_every_microsoft_string_is_collected():
     texts = microsoft_strings()
     assert {"now", "ago", "lock_hint"} <= set(texts)
     assert {f"acquire_sql({t})" for t in JOB_TABLES} <= set(texts)
+    assert "revocations_insert_sql(3)" in texts
 
 
 @pytest.mark.parametrize("name", sorted(microsoft_strings()))
@@ -153,6 +155,38 @@ def test_acquire_is_one_insert_select_where_not_exists_with_updlock_holdlock(tab
     condition = probe.args["where"].this
     assert isinstance(condition, exp.EQ)
     assert (condition.this.name, condition.expression.this) == ("Status", "InProgress")
+
+
+def test_revocations_insert_is_one_insert_select_of_the_chunks_request_ids():
+    sql = revocations_insert_sql(count=3, quote=bracket)
+    assert sql.count("%s") == 6  # revoked at, revoked by, job id, then the 3 ids
+    tree = parse_tsql(fill_placeholders(sql, numbers=True))
+
+    assert isinstance(tree, exp.Insert)
+    target = tree.this
+    assert target.this.name == "RevokedAccess"
+    columns = [column.name for column in target.expressions]
+    assert columns == ["Request_Id", "Revoked_Dt", "Revoked_By", "Job_Id"]
+
+    select = tree.expression
+    assert isinstance(select, exp.Select)
+    assert len(select.expressions) == len(columns)
+    assert select.expressions[0].name == "Request_Id"  # copied from the request row
+    assert all(isinstance(value, exp.Literal) for value in select.expressions[1:])  # the parameters
+    assert select.args["from_"].this.name == "UserAccessRequest"
+    condition = select.args["where"].this
+    assert isinstance(condition, exp.In)
+    assert condition.this.name == "Id"
+    assert len(condition.expressions) == 3
+
+
+def test_revocations_insert_parameters_stay_far_below_the_sql_server_limit():
+    from jobs.revoke import MAX_CHUNK_IDS
+
+    sql = revocations_insert_sql(count=MAX_CHUNK_IDS, quote=bracket)
+    assert sql.count("%s") == MAX_CHUNK_IDS + 3 < 2100
+    with pytest.raises(ValueError):
+        revocations_insert_sql(count=0, quote=bracket)
 
 
 def test_lock_hint_parses_as_a_table_hint():

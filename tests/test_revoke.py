@@ -4,6 +4,8 @@ import itertools
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import jobs.revoke
@@ -160,6 +162,53 @@ def test_fault_in_a_later_chunk_keeps_earlier_chunks_whole_and_rolls_back_its_ow
     assert revoked == recorded
     run = RevokeExpiredJobRun.objects.get(job_id=failed.value.job_id)
     assert (run.status, run.revoked_count, run.processed_count, run.total_count) == ("Failed", 6, 6, 8)
+
+
+def test_recorded_count_differing_from_revoked_count_rolls_the_chunk_back(monkeypatch):
+    make_requests(4, expires_in=-timedelta(days=1))
+    real_insert = jobs.revoke.revocations_insert
+
+    def records_one_too_few(*, ids, **kwargs):
+        return real_insert(ids=ids[:-1], **kwargs)
+
+    monkeypatch.setattr(jobs.revoke, "revocations_insert", records_one_too_few)
+    with pytest.raises(RevokeFailed) as failed:
+        revoke_expired_run(triggered_by="alice")
+
+    assert "revoked 4 requests but recorded 3" in failed.value.error
+    assert set(statuses().values()) == {ACTIVE}
+    assert not RevokedAccess.objects.exists()
+    assert RevokeExpiredJobRun.objects.get().status == "Failed"
+
+
+def test_each_chunk_is_recorded_with_one_insert_select_statement(settings):
+    settings.REVOKE_CHUNK_SIZE = 3
+    expired = make_requests(8, expires_in=-timedelta(days=1))  # chunks of 3, 3, 2
+    table = connection.ops.quote_name(RevokedAccess._meta.db_table)
+
+    with CaptureQueriesContext(connection) as queries:
+        result = revoke_expired_run(triggered_by="alice")
+
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(f"INSERT INTO {table}")]
+    assert len(inserts) == 3
+    assert all(" SELECT " in sql for sql in inserts)
+    records = RevokedAccess.objects.filter(job_id=result["jobId"])
+    assert {r.request_id for r in records} == {r.request_id for r in expired}
+    assert {(r.revoked_by, r.revoked_dt.isoformat()) for r in records} == {(REVOKED_BY, result["revokedAt"])}
+
+
+def test_chunk_size_above_the_parameter_limit_is_capped(settings):
+    settings.REVOKE_CHUNK_SIZE = 5000
+    make_requests(jobs.revoke.MAX_CHUNK_IDS + 1, expires_in=-timedelta(days=1))
+    table = connection.ops.quote_name(RevokedAccess._meta.db_table)
+
+    with CaptureQueriesContext(connection) as queries:
+        result = revoke_expired_run(triggered_by="alice")
+
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith(f"INSERT INTO {table}")]
+    assert len(inserts) == 2  # 2,000 ids + 1 id: each statement under SQL Server's 2,100 parameters
+    assert jobs.revoke.MAX_CHUNK_IDS + 3 < 2100
+    assert result["revokedCount"] == RevokedAccess.objects.count() == jobs.revoke.MAX_CHUNK_IDS + 1
 
 
 def test_interrupt_mid_run_releases_the_lock_as_failed_and_changes_nothing(monkeypatch):
