@@ -2,16 +2,20 @@
 
 Every list runs a constant number of queries whatever its page size: one aggregate for
 the counts and one for the rows, which LEFT JOINs RevokedAccess (no query per row).
+The All Requests page may take its counts from the cache instead (counts_cached).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet, Subquery
 
-from requests_app.models import UserAccessRequest
+from requests_app.models import RevokedAccess, UserAccessRequest
 
 PAGE_SIZE = 50
 SEARCH_MAX_LENGTH = 254
@@ -63,14 +67,70 @@ def search_clean(raw: str | None) -> str:
     return (raw or "").replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
 
 
-def _page_slice(*, queryset: QuerySet, total: int, page: int, per_page: int, clamp: bool) -> tuple[list, int]:
+def _page_bounds(*, total: int, page: int, per_page: int, clamp: bool) -> tuple[int, int]:
+    """(page number, offset of its first row)."""
     num_pages = max(1, -(-total // per_page))
     number = max(1, page)
     if clamp:
         number = min(number, num_pages)
-    offset = (number - 1) * per_page
+    return number, (number - 1) * per_page
+
+
+def _page_slice(*, queryset: QuerySet, total: int, page: int, per_page: int, clamp: bool) -> tuple[list, int]:
+    number, offset = _page_bounds(total=total, page=page, per_page=per_page, clamp=clamp)
     rows = list(queryset[offset : offset + per_page]) if offset < total else []
     return rows, number
+
+
+def _rows_page(*, queryset: QuerySet, total: int, page: int, per_page: int, clamp: bool) -> tuple[list, int]:
+    """A page of `queryset` (ordered newest first) as a deferred join: the OFFSET runs on
+    an index of ids alone (`Created_At DESC, Id DESC`, or the Status one when filtered),
+    and only the page's ids are then joined to RevokedAccess. One query: the ids are a
+    subquery (`Id IN (SELECT Id … LIMIT … OFFSET …)`)."""
+    number, offset = _page_bounds(total=total, page=page, per_page=per_page, clamp=clamp)
+    if offset >= total:
+        return [], number
+    page_ids = queryset.order_by("-created_at", "-id").values("id")[offset : offset + per_page]
+    rows = (
+        UserAccessRequest.objects.filter(id__in=page_ids)
+        .select_related("revocation")
+        .order_by("-created_at", "-id")
+    )
+    return list(rows), number
+
+
+def _counts_query(base: QuerySet) -> dict[str, int]:
+    """Requests by status (GROUP BY Status): {"Active": n, "Revoked": m}."""
+    return dict(base.values_list("status").annotate(n=Count("id")).order_by())
+
+
+def _counts_fingerprint() -> tuple[int | None, int | None]:
+    """The highest UserAccessRequest.Id and RevokedAccess.Id, in one query of two index
+    look-ups: a create (new request) or a revoke (new RevokedAccess row, with the status
+    change in the same transaction) changes it, whichever process did it."""
+    last_revocation = RevokedAccess.objects.order_by("-id").values("id")[:1]
+    row = (
+        UserAccessRequest.objects.order_by("-id")
+        .annotate(last_revocation=Subquery(last_revocation))
+        .values_list("id", "last_revocation")
+        .first()
+    )
+    return row or (None, None)
+
+
+def _counts_cached(*, base: QuerySet, search: str, max_age: float) -> dict[str, int]:
+    """_counts_query(base), reused for up to `max_age` seconds while the fingerprint is
+    the same. Not cached inside a transaction: its uncommitted rows are not for others."""
+    if max_age <= 0 or transaction.get_connection().in_atomic_block:
+        return _counts_query(base)
+    last_request, last_revocation = _counts_fingerprint()
+    digest = hashlib.sha256(search.encode()).hexdigest()[:32]
+    key = f"requests_app:counts:{last_request}:{last_revocation}:{digest}"
+    by_status = cache.get(key)
+    if by_status is None:
+        by_status = _counts_query(base)
+        cache.set(key, by_status, max_age)
+    return by_status
 
 
 def access_request_list(
@@ -80,6 +140,7 @@ def access_request_list(
     page: int = 1,
     per_page: int = PAGE_SIZE,
     clamp: bool = True,
+    counts_max_age: float = 0,
 ) -> RequestPage:
     """All requests, newest first, with their revocation (LEFT JOIN RevokedAccess).
 
@@ -88,6 +149,12 @@ def access_request_list(
     Two queries. An unknown status is the caller's to reject; here it matches nothing.
     `clamp` moves a page number past the end to the last page (pages); the API keeps
     it and gets an empty list.
+
+    `counts_max_age` > 0 lets the counts come from Django's cache for that many seconds
+    while no request was created or revoked since (a third, index-only query reads the
+    highest Id of both tables; a hit skips the GROUP BY, so two queries, a miss three).
+    A deletion, an edit outside the app, or a create that commits after a later-numbered
+    one was counted shows in the counts within `counts_max_age` seconds.
     """
     search = search_clean(search)
     base = UserAccessRequest.objects.all()
@@ -95,7 +162,7 @@ def access_request_list(
         base = base.filter(Q(requestor_email__icontains=search) | Q(request_id__icontains=search))
 
     # GROUP BY Status reads only the (Status, …) index when there is no search.
-    by_status = dict(base.values_list("status").annotate(n=Count("id")).order_by())
+    by_status = _counts_cached(base=base, search=search, max_age=counts_max_age)
     counts = {
         "total": sum(by_status.values()),
         "active": by_status.get(UserAccessRequest.Status.ACTIVE, 0),
@@ -107,8 +174,7 @@ def access_request_list(
     else:
         total = counts["total"]
 
-    rows_qs = base.select_related("revocation").order_by("-created_at", "-id")
-    rows, number = _page_slice(queryset=rows_qs, total=total, page=page, per_page=per_page, clamp=clamp)
+    rows, number = _rows_page(queryset=base, total=total, page=page, per_page=per_page, clamp=clamp)
     return RequestPage(rows=rows, number=number, per_page=per_page, total=total, counts=counts)
 
 

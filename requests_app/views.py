@@ -2,6 +2,7 @@
 
 from urllib.parse import quote
 
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -27,7 +28,10 @@ def all_requests(request):
         status = ""
     search = selectors.search_clean(request.GET.get("q"))
     page = selectors.access_request_list(
-        status=status or None, search=search, page=page_number(request.GET.get("page"))
+        status=status or None,
+        search=search,
+        page=page_number(request.GET.get("page")),
+        counts_max_age=settings.REQUESTS_COUNTS_CACHE_SECONDS,
     )
     return render(
         request,

@@ -1,0 +1,22 @@
+"""{{ value|time_tag }}: a timestamp as `<time datetime="ISO 8601">Y-m-d H:i</time>`, in the
+current time zone, from one conversion. The same markup and text as
+`<time datetime="{{ value|date:'c' }}">{{ value|date:"Y-m-d H:i" }}</time>`, for a fraction
+of the cost (two `date` filters convert and parse their format each time: 300 a page on
+All Requests)."""
+
+from datetime import datetime
+
+from django import template
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.filter(expects_localtime=True)
+def time_tag(value: datetime | None) -> str:
+    """Django has converted `value` to the template's time zone (expects_localtime), as it
+    does for `date`. Nothing for an empty value, like `date`."""
+    if not isinstance(value, datetime):
+        return ""
+    shown = f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
+    return format_html('<time datetime="{}">{}</time>', value.isoformat(), shown)

@@ -1,0 +1,119 @@
+"""All Requests' counts from the cache (REQUESTS_COUNTS_CACHE_SECONDS): reused while no
+request was created or revoked, recounted as soon as one was, never cached from inside a
+transaction. Transactional tests: the page runs in autocommit, as it does when served."""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from jobs.lock import db_now
+from requests_app import selectors
+from requests_app.models import RevokedAccess, UserAccessRequest
+
+ALL = reverse("requests_app:all_requests")
+CREATE = reverse("requests_app:create_request")
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def counts_cached():
+    cache.clear()
+    with override_settings(REQUESTS_COUNTS_CACHE_SECONDS=60):
+        yield
+    cache.clear()
+
+
+def revoke(obj):
+    obj.status = UserAccessRequest.Status.REVOKED
+    obj.save(update_fields=["status"])
+    RevokedAccess.objects.create(request=obj, revoked_dt=db_now(), revoked_by="tests", job_id="job-1")
+
+
+def page_counts(client, **params) -> tuple[dict, bool]:
+    """The page's counts, and whether it ran the GROUP BY."""
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(ALL, params)
+    assert response.status_code == 200
+    counted = any("GROUP BY" in q["sql"] for q in ctx.captured_queries)
+    return response.context["page"].counts, counted
+
+
+def test_counts_are_reused_while_nothing_changed(user_client, make_request):
+    make_request()
+    assert page_counts(user_client) == ({"total": 1, "active": 1, "revoked": 0}, True)
+    assert page_counts(user_client) == ({"total": 1, "active": 1, "revoked": 0}, False)
+    assert page_counts(user_client, page=2, status="Active") == (
+        {"total": 1, "active": 1, "revoked": 0},
+        False,
+    )
+
+
+def test_creating_a_request_on_the_page_recounts(user_client, make_request):
+    make_request()
+    page_counts(user_client)
+    form = {
+        "requestor_name": "Bob Builder",
+        "requestor_email": "bob@example.com",
+        "resource_name": "GitHub org",
+        "justification": "",
+        "duration": "5",
+        "custom_date": "",
+    }
+    response = user_client.post(CREATE, form, follow=True)
+    assert response.context["page"].counts == {"total": 2, "active": 2, "revoked": 0}
+    assert 'data-count="total">2<' in response.content.decode()
+
+
+def test_a_request_created_elsewhere_or_revoked_recounts(user_client, make_request):
+    first = make_request()
+    page_counts(user_client)
+    make_request()  # not through the page: another process, the API, a command
+    assert page_counts(user_client) == ({"total": 2, "active": 2, "revoked": 0}, True)
+    revoke(first)  # the revoke job records a RevokedAccess row with each status change
+    assert page_counts(user_client) == ({"total": 2, "active": 1, "revoked": 1}, True)
+    html = user_client.get(ALL, {"status": "Revoked"}).content.decode()
+    assert first.request_id in html and 'data-count="revoked">1<' in html
+
+
+def test_each_search_has_its_own_counts(user_client, make_request):
+    make_request(requestor_email="zoe@corp.example")
+    make_request(requestor_email="max@corp.example")
+    assert page_counts(user_client, q="zoe")[0]["total"] == 1
+    assert page_counts(user_client)[0]["total"] == 2
+    assert page_counts(user_client, q="zoe") == ({"total": 1, "active": 1, "revoked": 0}, False)
+
+
+def test_zero_seconds_counts_on_every_view(user_client, make_request):
+    make_request()
+    with override_settings(REQUESTS_COUNTS_CACHE_SECONDS=0):
+        assert page_counts(user_client)[1] is True
+        assert page_counts(user_client)[1] is True
+
+
+def test_counts_read_inside_a_transaction_are_not_cached(make_request):
+    make_request()
+    with transaction.atomic():
+        make_request()
+        inside = selectors.access_request_list(counts_max_age=60).counts
+        transaction.set_rollback(True)
+    assert inside["total"] == 2
+    assert selectors.access_request_list(counts_max_age=60).counts["total"] == 1
+
+
+def test_a_page_runs_the_same_queries_whatever_its_size(make_request):
+    for i in range(60):
+        obj = make_request()
+        if i % 2:
+            revoke(obj)
+    sizes = []
+    for per_page in (1, 10, 50):
+        cache.clear()
+        with CaptureQueriesContext(connection) as ctx:
+            page = selectors.access_request_list(per_page=per_page, counts_max_age=60)
+        assert len(page.rows) == per_page
+        sizes.append(len(ctx.captured_queries))
+    assert sizes == [3, 3, 3]  # fingerprint, GROUP BY (a miss), rows
