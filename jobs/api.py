@@ -1,15 +1,12 @@
-"""JSON API of the jobs (the seed's paths and shapes). Stubs are replaced by the issue that owns them."""
+"""JSON API of the jobs (the seed's paths and shapes)."""
 
 from django.http import JsonResponse
 
+from accessmgr.http import method_not_allowed
 from jobs import notifications
 from jobs.lock import LockHeld, LockLost, lock_status
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 from jobs.revoke import RevokeFailed, revoke_expired_run
-
-
-def _todo(request):
-    return JsonResponse({"message": "Not built yet."}, status=501)
 
 
 def revoke_expired(request):
@@ -17,9 +14,7 @@ def revoke_expired(request):
     {message, activeJob} while another run holds the lock; 500 {message, jobId,
     revokedCount} when the run failed; 403 without the jobs.run_revoke_job permission."""
     if request.method != "POST":
-        response = JsonResponse({"message": "Method not allowed. Use POST."}, status=405)
-        response["Allow"] = "POST"
-        return response
+        return method_not_allowed("POST")
     if not request.user.has_perm("jobs.run_revoke_job"):
         return JsonResponse({"message": "You do not have permission to run the revoke job."}, status=403)
     try:
@@ -40,9 +35,7 @@ def _job_status(request, job) -> JsonResponse:
     triggeredBy, heartbeatAt, processed, total} | null}. A run that stopped beating is
     not "locked": the next run takes it over. Login required (401 from the middleware)."""
     if request.method not in ("GET", "HEAD"):
-        response = JsonResponse({"message": "Method not allowed. Use GET."}, status=405)
-        response["Allow"] = "GET, HEAD"
-        return response
+        return method_not_allowed("GET", "HEAD")
     return JsonResponse(lock_status(job=job))
 
 
@@ -66,9 +59,7 @@ def send_expiry_notifications(request):
     ?failEmail=a@x&failEmail=b@y) when TEST_MODE is off or malformed; 500 {message, jobId}
     when the run failed; 403 without the jobs.run_notification_job permission."""
     if request.method != "POST":
-        response = JsonResponse({"message": "Method not allowed. Use POST."}, status=405)
-        response["Allow"] = "POST"
-        return response
+        return method_not_allowed("POST")
     if not request.user.has_perm("jobs.run_notification_job"):
         return JsonResponse(
             {"message": "You do not have permission to run the notification job."}, status=403
@@ -102,7 +93,5 @@ def pending_notifications(request):
     requestorName, requestorEmail, resourceName, expiresOn, daysLeft, notificationCount,
     notificationType}] (notificationType: the reminder due, e.g. "30-Day Reminder")."""
     if request.method not in ("GET", "HEAD"):
-        response = JsonResponse({"message": "Method not allowed. Use GET."}, status=405)
-        response["Allow"] = "GET, HEAD"
-        return response
+        return method_not_allowed("GET", "HEAD")
     return JsonResponse([p.as_json() for p in notifications.pending_notifications()], safe=False)

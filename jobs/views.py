@@ -1,6 +1,5 @@
-"""Job pages. Each stub below is replaced by the issue that owns it:
-banner → job lock; revoke_* → revoke job; notifications_*/expiry_* → notification job;
-job_history → production readiness."""
+"""Job pages: Revoke Expired, Expiry Notifications, Job History, and the polling banner
+both job pages include."""
 
 import json
 
@@ -33,6 +32,12 @@ JOB_CHANGED = json.dumps({"job-changed": {"target": "body"}})
 
 def _when(iso: str | None):
     return parse_datetime(iso) if iso else None
+
+
+def _conflict_context(held: LockHeld) -> dict:
+    """The result panel of a refused run: who holds the lock, since when."""
+    job = held.active_job
+    return {"conflict": True, "active_job": job, "active_started_at": _when(job and job["startedAt"])}
 
 
 def _revoke_panel_context(request) -> dict:
@@ -80,13 +85,7 @@ def revoke_run(request):
             result = revoke_expired_run(triggered_by=request.user.get_username())
             context, status = {"result": result, "revoked_at": _when(result["revokedAt"])}, 200
         except LockHeld as held:
-            job = held.active_job
-            context = {
-                "conflict": True,
-                "active_job": job,
-                "active_started_at": _when(job and job["startedAt"]),
-            }
-            status = 409
+            context, status = _conflict_context(held), 409
         except RevokeFailed as failed:
             context, status = {"failed": failed}, 500
     if request.htmx:
@@ -166,13 +165,7 @@ def notifications_run(request):
         except NotifyOptionsError as refused:
             context, status = {"refused": str(refused)}, 400
         except LockHeld as held:
-            job = held.active_job
-            context = {
-                "conflict": True,
-                "active_job": job,
-                "active_started_at": _when(job and job["startedAt"]),
-            }
-            status = 409
+            context, status = _conflict_context(held), 409
         except (NotificationJobFailed, LockLost) as failed:
             context, status = {"failed": str(failed)}, 500
     if request.htmx:

@@ -19,6 +19,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.csrf import csrf_failure as default_csrf_failure
 
+from accessmgr.http import json_error, method_not_allowed
 from jobs.lock import db_now
 from requests_app import selectors, services
 from requests_app.forms import AccessRequestForm
@@ -55,20 +56,6 @@ def access_request_json(r: UserAccessRequest) -> dict:
         "revokedDt": revocation.revoked_dt if revocation else None,
         "revokedBy": revocation.revoked_by if revocation else None,
     }
-
-
-def json_error(message: str, *, status: int, errors: dict | None = None, **headers) -> JsonResponse:
-    body = {"message": message}
-    if errors is not None:
-        body["errors"] = errors
-    response = JsonResponse(body, status=status)
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
-
-
-def _not_allowed(allowed: list[str]) -> JsonResponse:
-    return json_error(f"Method not allowed. Use {', '.join(allowed)}.", status=405, Allow=", ".join(allowed))
 
 
 def _page_params(request: HttpRequest) -> tuple[int, int, dict]:
@@ -112,7 +99,7 @@ def access_requests(request: HttpRequest) -> JsonResponse:
         return _access_request_list(request)
     if request.method == "POST":
         return _access_request_create(request)
-    return _not_allowed(["GET", "HEAD", "POST"])
+    return method_not_allowed("GET", "HEAD", "POST")
 
 
 def _access_request_list(request: HttpRequest) -> JsonResponse:
@@ -173,7 +160,7 @@ def _access_request_create(request: HttpRequest) -> JsonResponse:
 def pending_expiry(request: HttpRequest) -> JsonResponse:
     """Active requests whose Expires_On has passed at the database's now, most overdue first."""
     if request.method not in ("GET", "HEAD"):
-        return _not_allowed(["GET", "HEAD"])
+        return method_not_allowed("GET", "HEAD")
     page_no, page_size, errors = _page_params(request)
     if errors:
         return json_error("Invalid query parameters.", status=400, errors=errors)
