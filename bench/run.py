@@ -29,8 +29,8 @@ class Plan:
     lock_processes: int = 16
     lock_seconds: float = 5
     page_samples: int = 200
-    http_seconds: float = 3
-    http_rounds: int = 5
+    http_seconds: float = 2
+    http_rounds: int = 8
     http_warmup: bool = True
 
 
