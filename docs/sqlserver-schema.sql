@@ -41,3 +41,13 @@ CREATE INDEX [njr_started_idx] ON [NotificationJobRun] ([Started_At] DESC);
 CREATE INDEX [rejr_started_idx] ON [RevokeExpiredJobRun] ([Started_At] DESC);
 CREATE UNIQUE INDEX [notificationjobrun_one_inprogress] ON [NotificationJobRun] ([Status]) WHERE [Status] = 'InProgress';
 CREATE UNIQUE INDEX [revokeexpiredjobrun_one_inprogress] ON [RevokeExpiredJobRun] ([Status]) WHERE [Status] = 'InProgress';
+
+-- Migration jobs.0002_run_status_refused
+--
+-- Alter field status on notificationjobrun
+--
+-- (no-op)
+--
+-- Alter field status on revokeexpiredjobrun
+--
+-- (no-op)

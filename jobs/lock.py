@@ -15,6 +15,8 @@ NotificationJobRun) has Status='InProgress'. The two tables are independent lock
   lost: JobLock.lost is set, fence() raises LockLost (so the job's write transaction rolls
   back), and release() leaves the new owner's row alone.
 - All times come from the database clock (jobs.dialects), never the app server's.
+- A refused attempt is recorded as a Refused row (history only: no lock meaning), so the
+  job history shows who was turned away and by which run.
 
 Usage — the primitives::
 
@@ -78,6 +80,7 @@ IN_PROGRESS = JobRun.Status.IN_PROGRESS
 COMPLETED = JobRun.Status.COMPLETED
 FAILED = JobRun.Status.FAILED
 ABANDONED = JobRun.Status.ABANDONED
+REFUSED = JobRun.Status.REFUSED
 
 ACQUIRE_ATTEMPTS = 3  # a refusal whose holder has already gone is retried this often
 ERROR_MESSAGE_MAX = 4000
@@ -208,6 +211,37 @@ def _try_insert(*, job: type[JobRun], job_id: str, started_by: str, triggered_by
     return abandoned
 
 
+def _refuse(*, job: type[JobRun], job_id: str, started_by: str, triggered_by: str, holder: JobRun | None):
+    """Record the refused attempt (a Refused row, so the history shows it), log it and
+    raise LockHeld with the holder's details. The row is history only: a failure to
+    write it is logged and does not change the answer."""
+    held_by = f"run {holder.job_id} on {holder.started_by}" if holder else "another run"
+    try:
+        job.objects.create(
+            job_id=job_id,
+            status=REFUSED,
+            started_at=_now_sql(),
+            completed_at=_now_sql(),
+            started_by=started_by,
+            triggered_by=triggered_by,
+            error_message=f"Refused: {held_by} held the lock.",
+        )
+    except DatabaseError:
+        logger.warning("could not record the refused run %s", job_id, exc_info=True)
+    _log(
+        logging.INFO,
+        f"Job {job.job_name} refused for {triggered_by} on {started_by}: {held_by} holds the lock",
+        event="job_refused",
+        job=job,
+        job_id=job_id,
+        server=started_by,
+        triggeredBy=triggered_by,
+        holderJobId=holder.job_id if holder else None,
+        holderServer=holder.started_by if holder else None,
+    )
+    raise LockHeld(_active_job(holder) if holder else lock_status(job=job)["activeJob"])
+
+
 def lock_acquire(*, job: type[JobRun], triggered_by: str, started_by: str | None = None) -> JobLock:
     """Take the job's lock or raise LockHeld with the holder's details.
 
@@ -221,32 +255,10 @@ def lock_acquire(*, job: type[JobRun], triggered_by: str, started_by: str | None
             break
         holder = job.objects.filter(status=IN_PROGRESS).order_by("-started_at").first()
         if holder is not None:
-            active = _active_job(holder)
-            _log(
-                logging.INFO,
-                f"Job {job.job_name} refused for {triggered_by} on {started_by}: "
-                f"run {holder.job_id} on {holder.started_by} holds the lock",
-                event="job_refused",
-                job=job,
-                job_id=None,
-                server=started_by,
-                triggeredBy=triggered_by,
-                holderJobId=holder.job_id,
-                holderServer=holder.started_by,
-            )
-            raise LockHeld(active)
+            break
         # Refused, but the holder finished in the meantime: try again.
-    else:
-        _log(
-            logging.WARNING,
-            f"Job {job.job_name} refused for {triggered_by} on {started_by}: lock busy",
-            event="job_refused",
-            job=job,
-            job_id=None,
-            server=started_by,
-            triggeredBy=triggered_by,
-        )
-        raise LockHeld(lock_status(job=job)["activeJob"])
+    if abandoned is None:
+        _refuse(job=job, job_id=job_id, started_by=started_by, triggered_by=triggered_by, holder=holder)
 
     for old_job_id, old_by in abandoned:
         _log(

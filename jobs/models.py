@@ -11,6 +11,7 @@ class JobRun(models.Model):
         COMPLETED = "Completed"
         FAILED = "Failed"
         ABANDONED = "Abandoned"
+        REFUSED = "Refused"  # an attempt that found the lock held (history only)
 
     id = models.AutoField(primary_key=True, db_column="Id")
     job_id = models.CharField(max_length=36, unique=True, db_column="Job_Id")

@@ -141,8 +141,8 @@ def test_empty_history_says_so(user_client, db):
 
 @pytest.mark.django_db(transaction=True)
 def test_history_shows_runs_made_through_the_lock_including_a_failed_one(user, client):
-    """A real run holds the lock, a second start is refused (no row: it is only in the
-    logs), then the run fails; both jobs' runs show."""
+    """A real run holds the lock, a second start is refused (a Refused row), then the run
+    fails; both jobs' runs show, the refusal too."""
     held = lock_acquire(job=RevokeExpiredJobRun, triggered_by="olivia")
     with pytest.raises(LockHeld):
         lock_acquire(job=RevokeExpiredJobRun, triggered_by="bob")
@@ -153,11 +153,17 @@ def test_history_shows_runs_made_through_the_lock_including_a_failed_one(user, c
     client.force_login(user)
     response = client.get(URL)
     rows = list(response.context["page"].object_list)
-    assert [(r.job, r.status) for r in rows] == [("notifications", "Completed"), ("revoke", "Failed")]
-    assert rows[1].triggered_by == "olivia"
-    assert rows[1].duration is not None
+    assert [(r.job, r.status) for r in rows] == [
+        ("notifications", "Completed"),
+        ("revoke", "Refused"),
+        ("revoke", "Failed"),
+    ]
+    assert rows[1].triggered_by == "bob"
+    assert rows[1].error_message == f"Refused: run {held.job_id} on {held.started_by} held the lock."
+    assert rows[2].triggered_by == "olivia"
+    assert rows[2].duration is not None
     assert b"Simulated failure: SMTP down" in response.content
-    assert RevokeExpiredJobRun.objects.count() == 1  # the refused start left no row
+    assert b"Refused" in response.content
 
 
 # --- the "last runs" box -------------------------------------------------------------

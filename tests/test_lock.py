@@ -66,7 +66,7 @@ def test_acquire_writes_an_in_progress_row_on_the_database_clock():
     lock.release(status="Completed", revoked_count=0)
 
 
-def test_refused_acquire_reports_the_holder_and_writes_nothing():
+def test_refused_acquire_reports_the_holder_and_records_a_refused_row():
     first = lock_acquire(job=NotificationJobRun, triggered_by="alice", started_by="web-1:42")
     with pytest.raises(LockHeld) as refused:
         lock_acquire(job=NotificationJobRun, triggered_by="bob", started_by="web-2:7")
@@ -86,7 +86,12 @@ def test_refused_acquire_reports_the_holder_and_writes_nothing():
         "alice",
     )
     assert "web-1:42" in str(refused.value)
-    assert NotificationJobRun.objects.count() == 1
+    assert NotificationJobRun.objects.filter(status="InProgress").get().job_id == first.job_id
+    refusal = NotificationJobRun.objects.get(status="Refused")
+    assert (refusal.started_by, refusal.triggered_by) == ("web-2:7", "bob")
+    assert refusal.completed_at is not None and refusal.heartbeat_at is None
+    assert refusal.error_message == f"Refused: run {first.job_id} on web-1:42 held the lock."
+    assert lock_status(job=NotificationJobRun)["activeJob"]["jobId"] == first.job_id
     first.release(status="Completed", success_count=0, failed_count=0)
 
 
@@ -251,7 +256,8 @@ def test_lock_run_refused_raises_before_the_block_runs():
     with pytest.raises(LockHeld), lock_run(job=NotificationJobRun, triggered_by="bob"):
         ran.append(True)
     assert ran == []
-    assert NotificationJobRun.objects.get().job_id == held.job_id
+    assert NotificationJobRun.objects.get(status="InProgress").job_id == held.job_id
+    assert NotificationJobRun.objects.get(status="Refused").triggered_by == "bob"
     held.release(status="Completed")
 
 

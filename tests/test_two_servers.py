@@ -165,7 +165,9 @@ def test_two_servers_posting_at_once_give_one_200_and_one_409_naming_the_other(
         # And the one run did the whole job.
         assert done["revokedCount"] == 5
         assert run.status == "Completed"
-        assert RevokeExpiredJobRun.objects.count() == 1
+        assert RevokeExpiredJobRun.objects.exclude(status="Refused").count() == 1
+        refusal = RevokeExpiredJobRun.objects.get(status="Refused")  # the loser's attempt, history only
+        assert refusal.started_by.rsplit(":", 1)[0] == loser.name
         assert set(
             RevokedAccess.objects.filter(job_id=done["jobId"]).values_list("request_id", flat=True)
         ) == {r.request_id for r in expired}
