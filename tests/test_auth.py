@@ -111,3 +111,23 @@ def test_login_redirects_back_to_next(client, user):
 def test_admin_is_not_open_to_anonymous_users(client):
     response = client.get("/admin/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_htmx_request_with_an_expired_session_sends_the_page_to_login(client, db):
+    """The banner polls every 3 s: after the session expires it must not swap the login
+    form into the banner, but send the whole page to the login page and back."""
+    response = client.get(
+        "/jobs/revoke/banner/?locked=0",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/jobs/revoke-expired/"},
+    )
+    assert response.status_code == 401
+    assert response["HX-Redirect"] == "/login/?next=/jobs/revoke-expired/"
+    assert response.content == b""
+
+
+def test_htmx_login_redirect_ignores_a_foreign_current_url(client, db):
+    response = client.get(
+        "/jobs/revoke/banner/",
+        headers={"HX-Request": "true", "HX-Current-URL": "https://evil.example/phish"},
+    )
+    assert response["HX-Redirect"] == "/login/?next=/"
