@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.conftest import DESKTOP, PHONE, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -103,3 +103,17 @@ def test_login_page_loads_cleanly_and_fits(open_page, db, viewport):
     assert_fits(page, viewport["width"])
     assert_on_screen(page, "button[type=submit].primary", viewport["width"])
     watch.assert_clean()
+
+
+def test_an_expired_session_sends_a_polling_page_to_login_and_back(operator_page, operator, settings):
+    """The banner polls every JOB_POLL_SECONDS: once the session is gone, the next poll
+    takes the whole tab to the login page (not the login form inside the banner), and
+    logging in returns to the page."""
+    settings.JOB_POLL_SECONDS = 1
+    page, watch = operator_page("/jobs/revoke-expired/")
+    watch.allowed.add(401)  # the poll that finds the session gone
+    page.context.clear_cookies()
+    page.wait_for_url("**/login/?next=/jobs/revoke-expired/", timeout=5000)
+    expect(page.locator("#job-banner-revoke")).to_have_count(0)
+    log_in(page, operator.username)
+    expect(page).to_have_url(re.compile(r"/jobs/revoke-expired/$"))
