@@ -13,11 +13,8 @@ import sys
 from django.core.management.base import BaseCommand
 
 from jobs.lock import LockHeld, LockLost, sigterm_as_interrupt
+from jobs.management.commands._job_command import EXIT_FAILED, EXIT_USAGE, exit_locked
 from jobs.notifications import NotificationJobFailed, NotifyOptionsError, notifications_send
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_LOCKED = 75  # EX_TEMPFAIL: try again later
 
 
 class Command(BaseCommand):
@@ -51,15 +48,7 @@ class Command(BaseCommand):
             self.stderr.write(str(bad))
             sys.exit(EXIT_USAGE)
         except LockHeld as held:
-            job = held.active_job or {}
-            if as_json:
-                self.stdout.write(json.dumps({"message": str(held), "activeJob": held.active_job}))
-            else:
-                self.stderr.write(
-                    f"Another notification run holds the lock: started by {job.get('startedBy', '?')} "
-                    f"since {job.get('startedAt', '?')} (job {job.get('jobId', '?')}). Not running."
-                )
-            sys.exit(EXIT_LOCKED)
+            exit_locked(self, held, job_title="notification", as_json=as_json)
         except (NotificationJobFailed, LockLost) as failed:
             self.stderr.write(str(failed))
             sys.exit(EXIT_FAILED)

@@ -11,10 +11,8 @@ import sys
 from django.core.management.base import BaseCommand
 
 from jobs.lock import LockHeld, sigterm_as_interrupt
+from jobs.management.commands._job_command import EXIT_FAILED, exit_locked
 from jobs.revoke import RevokeFailed, revoke_expired_run
-
-EXIT_FAILED = 1
-EXIT_LOCKED = 75  # EX_TEMPFAIL: try again later
 
 
 class Command(BaseCommand):
@@ -29,15 +27,7 @@ class Command(BaseCommand):
             with sigterm_as_interrupt():  # SIGTERM releases the run as Failed, like Ctrl-C
                 result = revoke_expired_run(triggered_by="run_revoke")
         except LockHeld as held:
-            job = held.active_job or {}
-            if as_json:
-                self.stdout.write(json.dumps({"message": str(held), "activeJob": held.active_job}))
-            else:
-                self.stderr.write(
-                    f"Another revoke run holds the lock: started by {job.get('startedBy', '?')} "
-                    f"since {job.get('startedAt', '?')} (job {job.get('jobId', '?')}). Not running."
-                )
-            sys.exit(EXIT_LOCKED)
+            exit_locked(self, held, job_title="revoke", as_json=as_json)
         except RevokeFailed as failed:
             if as_json:
                 self.stdout.write(json.dumps(failed.as_dict()))
