@@ -313,20 +313,30 @@ class JobLock:
     def _mine(self):
         return self.job.objects.filter(job_id=self.job_id, status=IN_PROGRESS)
 
+    def _log(self, level: int, message: str, *, event: str, exc_info: bool = False, **fields) -> None:
+        """A log line about this run: its job, jobId, server and trigger are always fields."""
+        _log(
+            level,
+            message,
+            event=event,
+            job=self.job,
+            job_id=self.job_id,
+            server=self.started_by,
+            triggeredBy=self.triggered_by,
+            exc_info=exc_info,
+            **fields,
+        )
+
     def _mark_lost(self) -> None:
         with self._lost_once:
             if self.lost.is_set():
                 return
             self.lost.set()
-        _log(
+        self._log(
             logging.ERROR,
             f"Job {self.job.job_name} run {self.job_id} on {self.started_by} lost its lock "
             "(its row is no longer InProgress: taken over); stopping before the next write",
             event="lock_lost",
-            job=self.job,
-            job_id=self.job_id,
-            server=self.started_by,
-            triggeredBy=self.triggered_by,
         )
 
     def _touch(self, **fields) -> bool:
@@ -386,15 +396,11 @@ class JobLock:
                 )
                 break
             except DatabaseError:
-                _log(
+                self._log(
                     logging.ERROR if attempt == 2 else logging.WARNING,
                     f"Job {self.job.job_name} run {self.job_id}: release as {status} failed "
                     f"(attempt {attempt})",
                     event="release_failed",
-                    job=self.job,
-                    job_id=self.job_id,
-                    server=self.started_by,
-                    triggeredBy=self.triggered_by,
                     exc_info=True,
                 )
                 if connection.in_atomic_block:
@@ -406,17 +412,13 @@ class JobLock:
         duration = round(time.monotonic() - self._started, 3)
         if updated == 1:
             shown = ", ".join(f"{k}={v}" for k, v in counts.items())
-            _log(
+            self._log(
                 logging.INFO if status == COMPLETED else logging.WARNING,
                 f"Job {self.job.job_name} finished {status}: run {self.job_id} on {self.started_by} "
                 f"in {duration:.3f} s"
                 + (f", {shown}" if shown else "")
                 + (f", error: {error}" if error else ""),
                 event="job_finished",
-                job=self.job,
-                job_id=self.job_id,
-                server=self.started_by,
-                triggeredBy=self.triggered_by,
                 status=status,
                 counts=counts,
                 duration=duration,
@@ -424,15 +426,11 @@ class JobLock:
             )
             return True
         self._mark_lost()
-        _log(
+        self._log(
             logging.ERROR,
             f"Job {self.job.job_name} run {self.job_id} on {self.started_by} ended {status} after "
             f"{duration:.3f} s but had lost its lock; its row was left as the taker set it",
             event="job_finished",
-            job=self.job,
-            job_id=self.job_id,
-            server=self.started_by,
-            triggeredBy=self.triggered_by,
             status=status,
             counts=counts,
             duration=duration,
@@ -452,14 +450,10 @@ class JobLock:
                 except Exception:
                     # A database hiccup: keep beating on a fresh connection; the stale
                     # limit is many heartbeats long.
-                    _log(
+                    self._log(
                         logging.WARNING,
                         f"Job {self.job.job_name} run {self.job_id}: heartbeat failed, retrying",
                         event="heartbeat_failed",
-                        job=self.job,
-                        job_id=self.job_id,
-                        server=self.started_by,
-                        triggeredBy=self.triggered_by,
                         exc_info=True,
                     )
                     connection.close()
