@@ -129,6 +129,12 @@ def take_all(base_url: str) -> None:
         small.goto("/jobs/revoke-expired/")
         expect(small.locator("#job-banner-revoke .job-banner")).to_be_visible()
         shoot(small, "revoke-expired-locked-390px", full_page=False)
+        # A second start while the run holds the lock: 409, recorded as Refused in Job History.
+        token = next(c["value"] for c in context.cookies() if c["name"] == "csrftoken")
+        refused = other.request.post(
+            "/api/access-requests/revoke-expired", headers={"X-CSRFToken": token, "Referer": base_url + "/"}
+        )
+        assert refused.status == 409, f"expected 409 while the run holds the lock, got {refused.status}"
         result = page.locator("#revoke-result .result")
         expect(result).to_be_visible(timeout=(REVOKE_DELAY + 10) * 1000)
         expect(page.locator("#job-banner-revoke .job-banner")).to_be_hidden(timeout=5000)
