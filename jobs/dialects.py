@@ -7,6 +7,7 @@ disagree. The T-SQL variants are checked offline with sqlglot's tsql dialect (no
 Server runs here); %s is the DB-API placeholder, which mssql-django turns into ?.
 """
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,6 +42,17 @@ class Dialect:
             f"SELECT %s, 'InProgress', {self.now}, {self.now}, %s, %s "
             f"WHERE NOT EXISTS (SELECT 1 FROM {table}{self.lock_hint} "
             f"WHERE {q('Status')} = 'InProgress')"
+        )
+
+    def live_run_sql(self, table: str) -> str:
+        """The run holding the lock: the InProgress row (the unique index allows one) that
+        has beaten within the stale limit; a row without Heartbeat_At (the seed's) counts
+        from Started_At. The pages poll this every few seconds per open tab, so it is one
+        plain statement rather than an ORM query built each time. Parameter: stale seconds."""
+        q = self.quote
+        return (
+            f"SELECT * FROM {table} WHERE {q('Status')} = 'InProgress' "
+            f"AND COALESCE({q('Heartbeat_At')}, {q('Started_At')}) >= {self.ago}"
         )
 
 
@@ -90,6 +102,54 @@ def revocations_insert_sql(*, count: int, quote: Callable[[str], str] | None = N
         f"INSERT INTO {q('RevokedAccess')} ({q('Request_Id')}, {q('Revoked_Dt')}, {q('Revoked_By')}, "
         f"{q('Job_Id')}) SELECT {q('Request_Id')}, %s, %s, %s FROM {q('UserAccessRequest')} "
         f"WHERE {q('Id')} IN ({ids})"
+    )
+
+
+def revocations_update_insert_sql(*, vendor: str, quote: Callable[[str], str] | None = None) -> str | None:
+    """One revoke chunk in ONE statement where the database has one, else None (the caller
+    then sends its UPDATE and revocations_insert_sql, two statements in one transaction).
+
+    PostgreSQL: a data-modifying CTE. The UPDATE marks the still-Active rows of the ids
+    Revoked (taking their row locks itself: no SELECT … FOR UPDATE pass before it) and
+    RETURNING feeds exactly the rows it changed to the INSERT, so the statement's rowcount
+    is both the revoked and the recorded count. Parameters: the ids as ONE list (psycopg
+    adapts it to an array), then revoked at (through ops.adapt_datetimefield_value),
+    revoked by, job id.
+
+    SQL Server has no such statement here: UPDATE … OUTPUT … INTO [RevokedAccess] (and
+    INSERT … SELECT FROM (UPDATE … OUTPUT)) is refused because the target of OUTPUT INTO
+    may not be on either side of a FOREIGN KEY, and RevokedAccess.Request_Id references
+    UserAccessRequest. SQLite has no data-modifying CTE."""
+    if vendor != "postgresql":
+        return None
+    q = quote or connections["default"].ops.quote_name
+    return (
+        f"WITH revoked AS (UPDATE {q('UserAccessRequest')} SET {q('Status')} = 'Revoked' "
+        f"WHERE {q('Id')} = ANY(%s) AND {q('Status')} = 'Active' RETURNING {q('Request_Id')}) "
+        f"INSERT INTO {q('RevokedAccess')} ({q('Request_Id')}, {q('Revoked_Dt')}, {q('Revoked_By')}, "
+        f"{q('Job_Id')}) SELECT {q('Request_Id')}, %s, %s, %s FROM revoked"
+    )
+
+
+def revocations_update_returning_sql(
+    *, vendor: str, count: int, quote: Callable[[str], str] | None = None
+) -> str | None:
+    """Mark the still-Active rows of `count` ids Revoked and return the "Id" of each row it
+    changed: UPDATE … RETURNING, so the caller needs no SELECT (FOR UPDATE) pass first and
+    records exactly the returned ids (revocations_insert_sql). Parameters: the `count` ids.
+
+    SQLite from 3.35 (Django supports older: the caller then SELECTs, then UPDATEs) and
+    PostgreSQL (which normally uses revocations_update_insert_sql instead); None on SQL
+    Server, which says it differently (OUTPUT inserted.[Id]) and keeps its SELECT and UPDATE."""
+    if count < 1:
+        raise ValueError("revocations_update_returning_sql needs at least one id")
+    if vendor == "microsoft" or (vendor == "sqlite" and sqlite3.sqlite_version_info < (3, 35, 0)):
+        return None
+    q = quote or connections["default"].ops.quote_name
+    ids = ", ".join(["%s"] * count)
+    return (
+        f"UPDATE {q('UserAccessRequest')} SET {q('Status')} = 'Revoked' "
+        f"WHERE {q('Id')} IN ({ids}) AND {q('Status')} = 'Active' RETURNING {q('Id')}"
     )
 
 

@@ -7,8 +7,17 @@ What it fixes in the seed's version:
   SELECT and the UPDATE is left for the next run instead of being revoked unrecorded;
 - the UPDATE and the RevokedAccess insert run in ONE transaction (per chunk), so a crash
   between them leaves nothing half-done;
-- RevokedAccess rows are inserted set-based: one INSERT … SELECT per chunk
-  (jobs.dialects.revocations_insert_sql), no round trip and no Python work per row.
+- RevokedAccess rows are inserted set-based, no round trip and no Python work per row.
+  On PostgreSQL each chunk is ONE statement (jobs.dialects.revocations_update_insert_sql):
+  an UPDATE … RETURNING of the still-Active ids feeding the INSERT INTO RevokedAccess, so
+  each row is written once (the UPDATE takes its row lock) and the revoked and recorded
+  counts are the statement's rowcount by construction. SQLite (from 3.35) sends an
+  UPDATE … RETURNING "Id" of the still-Active ids (its IMMEDIATE transaction already holds
+  the write lock, so a SELECT pass first would only cost time), then one INSERT … SELECT
+  of exactly the returned ids (jobs.dialects.revocations_insert_sql). SQL Server (where
+  OUTPUT … INTO may not target RevokedAccess because of its FOREIGN KEY) and older SQLite
+  send SELECT … FOR UPDATE of the still-Active ids, an UPDATE of exactly those, then the
+  INSERT … SELECT. Outside the one statement, the counts must agree or the chunk rolls back.
 
 The set is the one the Pending Expiry page shows (requests_app.selectors.access_request_expired),
 taken at one database-clock instant. Large sets go in chunks of REVOKE_CHUNK_SIZE ids
@@ -25,7 +34,11 @@ from datetime import datetime
 from django.conf import settings
 from django.db import connection, transaction
 
-from jobs.dialects import revocations_insert_sql
+from jobs.dialects import (
+    revocations_insert_sql,
+    revocations_update_insert_sql,
+    revocations_update_returning_sql,
+)
 from jobs.lock import JobLock, db_now, lock_acquire
 from jobs.models import JobRun, RevokeExpiredJobRun
 from requests_app.models import UserAccessRequest
@@ -63,36 +76,85 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
-def revocations_insert(*, ids: list[int], revoked_at: datetime, job_id: str) -> int:
-    """Record the chunk's revocations set-based: one INSERT … SELECT that copies the
-    Request_Id of the UserAccessRequest rows `ids` (those this transaction's UPDATE
-    changed) into RevokedAccess; no model instance and no value prepared in Python per row.
-    Returns the rows inserted. Tests patch this to inject a fault between the two writes."""
+def revocations_insert(*, ids: list[int], revoked_at: datetime, job_id: str, update: bool = False) -> int:
+    """Record the chunk's revocations set-based in ONE statement and return the rows recorded.
+
+    update=False: INSERT … SELECT the Request_Id of the UserAccessRequest rows `ids` (those
+    this transaction's UPDATE changed) into RevokedAccess.
+    update=True (only where revocations_update_insert_sql has a statement: PostgreSQL): the
+    same statement first marks the still-Active rows of `ids` Revoked and records exactly
+    those, so the rows recorded are also the rows revoked.
+
+    No model instance and no value prepared in Python per row. Tests patch this to inject
+    a fault into the chunk's writes."""
     ops = connection.ops
-    sql = revocations_insert_sql(count=len(ids), quote=ops.quote_name)
-    params = [ops.adapt_datetimefield_value(revoked_at), REVOKED_BY, str(job_id), *ids]
+    extra = [ops.adapt_datetimefield_value(revoked_at), REVOKED_BY, str(job_id)]
+    if update:
+        sql = revocations_update_insert_sql(vendor=connection.vendor, quote=ops.quote_name)
+        if sql is None:
+            raise NotImplementedError(f"no one-statement revoke on {connection.vendor}")
+        params = [list(ids), *extra]
+    else:
+        sql = revocations_insert_sql(count=len(ids), quote=ops.quote_name)
+        params = [*extra, *ids]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 
 
+# How a chunk is revoked (revoke_chunk_way).
+ONE_STATEMENT = "one statement"  # PostgreSQL: UPDATE … RETURNING feeding the INSERT
+UPDATE_RETURNING = "update returning"  # SQLite ≥ 3.35: UPDATE … RETURNING, then INSERT … SELECT
+SELECT_FOR_UPDATE = "select for update"  # SQL Server, older SQLite: SELECT, UPDATE, INSERT … SELECT
+
+
+def revoke_chunk_way() -> str:
+    """How this database revokes a chunk: the fewest statements and passes it allows."""
+    vendor, quote = connection.vendor, connection.ops.quote_name
+    if revocations_update_insert_sql(vendor=vendor, quote=quote) is not None:
+        return ONE_STATEMENT
+    if revocations_update_returning_sql(vendor=vendor, count=1, quote=quote) is not None:
+        return UPDATE_RETURNING
+    return SELECT_FOR_UPDATE
+
+
+def revocations_update_returning(*, ids: list[int]) -> list[int]:
+    """Mark the still-Active rows of `ids` Revoked in one statement; the ids it changed."""
+    ops = connection.ops
+    sql = revocations_update_returning_sql(vendor=connection.vendor, count=len(ids), quote=ops.quote_name)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(ids))
+        return sorted(row[0] for row in cursor.fetchall())
+
+
 def _revoke_chunk(*, lock: JobLock, ids: list[int], revoked_at: datetime) -> int:
-    """One transaction: fence, lock the chunk's still-Active rows, mark them Revoked,
-    record exactly those. Returns how many were revoked."""
-    active = UserAccessRequest.Status.ACTIVE
+    """One transaction: fence, mark the chunk's still-Active rows Revoked, record exactly
+    those. Returns how many were revoked."""
     with transaction.atomic():
         lock.fence()
-        locked = list(
-            UserAccessRequest.objects.select_for_update()
-            .filter(id__in=ids, status=active)
-            .order_by("id")
-            .values_list("id", flat=True)
-        )
+        way = revoke_chunk_way()
+        if way == ONE_STATEMENT:
+            # The UPDATE's RETURNING feeds the INSERT: revoked == recorded by construction.
+            return revocations_insert(ids=ids, revoked_at=revoked_at, job_id=lock.job_id, update=True)
+        active = UserAccessRequest.Status.ACTIVE
+        if way == UPDATE_RETURNING:
+            # SQLite's IMMEDIATE transaction already holds the write lock: no SELECT pass.
+            locked = revocations_update_returning(ids=ids)
+            updated = len(locked)
+        else:
+            locked = list(
+                UserAccessRequest.objects.select_for_update()
+                .filter(id__in=ids, status=active)
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
+            updated = 0
+            if locked:
+                updated = UserAccessRequest.objects.filter(id__in=locked, status=active).update(
+                    status=UserAccessRequest.Status.REVOKED
+                )
         if not locked:
             return 0  # all revoked or changed by someone else since they were collected
-        updated = UserAccessRequest.objects.filter(id__in=locked, status=active).update(
-            status=UserAccessRequest.Status.REVOKED
-        )
         # updated == len(locked) means the UPDATE changed exactly the locked ids: those
         # are the ones recorded (checked again below, else everything rolls back).
         inserted = revocations_insert(ids=locked, revoked_at=revoked_at, job_id=lock.job_id)

@@ -17,7 +17,14 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from jobs.dialects import DIALECTS, Dialect, revocations_insert_sql
+import jobs.dialects
+from jobs.dialects import (
+    DIALECTS,
+    Dialect,
+    revocations_insert_sql,
+    revocations_update_insert_sql,
+    revocations_update_returning_sql,
+)
 from jobs.models import JOB_MODELS
 
 from .conftest import ROOT
@@ -189,6 +196,77 @@ def test_revocations_insert_parameters_stay_far_below_the_sql_server_limit():
         revocations_insert_sql(count=0, quote=bracket)
 
 
+def double_quote(name: str) -> str:
+    """How Django's PostgreSQL connection.ops.quote_name quotes a name."""
+    return f'"{name}"'
+
+
+def test_revocations_update_insert_on_postgresql_is_one_update_returning_feeding_the_insert():
+    sql = revocations_update_insert_sql(vendor="postgresql", quote=double_quote)
+    assert sql.count("%s") == 4  # the ids as one array, then revoked at, revoked by, job id
+    filled = sql.replace("%s", "ARRAY[1, 2, 3]", 1).replace("%s", "'sample'")
+    statements = sqlglot.parse(filled, read="postgres", error_level=sqlglot.ErrorLevel.RAISE)
+    assert len(statements) == 1
+    tree = statements[0]
+
+    assert isinstance(tree, exp.Insert)
+    assert tree.this.this.name == "RevokedAccess"
+    columns = [column.name for column in tree.this.expressions]
+    assert columns == ["Request_Id", "Revoked_Dt", "Revoked_By", "Job_Id"]
+    select = tree.expression
+    assert select.args["from_"].this.name == "revoked"  # only the rows the UPDATE changed
+    assert select.expressions[0].name == "Request_Id"
+
+    (cte,) = tree.args["with_"].expressions
+    assert cte.alias == "revoked"
+    update = cte.this
+    assert isinstance(update, exp.Update)
+    assert update.this.name == "UserAccessRequest"
+    (assignment,) = update.expressions
+    assert (assignment.this.name, assignment.expression.this) == ("Status", "Revoked")
+    condition = update.args["where"].this
+    assert isinstance(condition, exp.And)
+    ids, status = condition.this, condition.expression
+    assert ids.this.name == "Id" and isinstance(ids.expression, exp.Any)
+    assert (status.this.name, status.expression.this) == ("Status", "Active")
+    assert [column.name for column in update.args["returning"].expressions] == ["Request_Id"]
+
+
+@pytest.mark.parametrize("vendor", ["microsoft", "sqlite"])
+def test_revocations_update_insert_is_none_where_the_database_has_no_such_statement(vendor):
+    # SQL Server: the target of OUTPUT … INTO may not be on either side of a FOREIGN KEY
+    # (RevokedAccess.Request_Id is one); SQLite: no data-modifying CTE. Both send the UPDATE
+    # and revocations_insert_sql (parsed as T-SQL above).
+    assert revocations_update_insert_sql(vendor=vendor, quote=bracket) is None
+
+
+@pytest.mark.parametrize("vendor,read", [("sqlite", "sqlite"), ("postgresql", "postgres")])
+def test_revocations_update_returning_marks_the_active_ids_and_returns_their_ids(vendor, read):
+    sql = revocations_update_returning_sql(vendor=vendor, count=3, quote=double_quote)
+    assert sql.count("%s") == 3
+    statements = sqlglot.parse(sql.replace("%s", "7"), read=read, error_level=sqlglot.ErrorLevel.RAISE)
+    assert len(statements) == 1
+    update = statements[0]
+    assert isinstance(update, exp.Update)
+    assert update.this.name == "UserAccessRequest"
+    (assignment,) = update.expressions
+    assert (assignment.this.name, assignment.expression.this) == ("Status", "Revoked")
+    ids, status = update.args["where"].this.this, update.args["where"].this.expression
+    assert isinstance(ids, exp.In) and ids.this.name == "Id" and len(ids.expressions) == 3
+    assert (status.this.name, status.expression.this) == ("Status", "Active")
+    assert [column.name for column in update.args["returning"].expressions] == ["Id"]
+    with pytest.raises(ValueError):
+        revocations_update_returning_sql(vendor=vendor, count=0, quote=double_quote)
+
+
+def test_revocations_update_returning_is_none_on_sqlite_before_3_35_and_on_sql_server(monkeypatch):
+    assert revocations_update_returning_sql(vendor="microsoft", count=3, quote=bracket) is None
+    monkeypatch.setattr(jobs.dialects.sqlite3, "sqlite_version_info", (3, 34, 1))
+    assert revocations_update_returning_sql(vendor="sqlite", count=3, quote=double_quote) is None
+    monkeypatch.setattr(jobs.dialects.sqlite3, "sqlite_version_info", (3, 35, 0))
+    assert revocations_update_returning_sql(vendor="sqlite", count=3, quote=double_quote) is not None
+
+
 def test_lock_hint_parses_as_a_table_hint():
     tree = parse_tsql(f"SELECT 1 FROM [T]{MICROSOFT.lock_hint}")
     assert tree.find(exp.WithTableHint) is not None
@@ -290,3 +368,14 @@ def test_the_doc_shows_the_filtered_indexes_of_the_schema():
     for line in "".join(doc_sql_blocks()).splitlines():
         if line.strip().startswith("CREATE UNIQUE INDEX"):
             assert line.strip() in schema
+
+
+@pytest.mark.parametrize("table", JOB_TABLES)
+def test_live_run_is_one_select_of_the_inprogress_row_still_beating(table):
+    tree = parse_tsql(fill_placeholders(MICROSOFT.live_run_sql(bracket(table)), numbers=True))
+    assert isinstance(tree, exp.Select)
+    assert tree.find(exp.Table).name == table
+    where = tree.args["where"].sql(dialect="tsql")
+    assert "[Status] = 'InProgress'" in where
+    assert "COALESCE([Heartbeat_At], [Started_At]) >=" in where
+    assert "SYSUTCDATETIME" in function_names(tree)

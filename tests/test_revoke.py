@@ -1,6 +1,7 @@
 """The revoke job (jobs/revoke.py) against a real database."""
 
 import itertools
+import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -51,7 +52,56 @@ def statuses() -> dict[str, str]:
     return dict(UserAccessRequest.objects.values_list("request_id", "status"))
 
 
-def test_expired_set_is_revoked_and_recorded_exactly():
+WAYS = [jobs.revoke.ONE_STATEMENT, jobs.revoke.UPDATE_RETURNING, jobs.revoke.SELECT_FOR_UPDATE]
+TWO_WRITES = [jobs.revoke.UPDATE_RETURNING, jobs.revoke.SELECT_FOR_UPDATE]
+
+
+def way_force(way: str, monkeypatch) -> str:
+    """Revoke chunks `way` on this database (skip where it has no such statement)."""
+    vendor = connection.vendor
+    if way == jobs.revoke.ONE_STATEMENT and vendor != "postgresql":
+        pytest.skip("one statement: PostgreSQL only")
+    if way == jobs.revoke.UPDATE_RETURNING and vendor == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
+        pytest.skip("UPDATE … RETURNING needs SQLite 3.35")
+    monkeypatch.setattr(jobs.revoke, "revoke_chunk_way", lambda: way)
+    return way
+
+
+@pytest.fixture(params=WAYS)
+def chunk_way(request, monkeypatch) -> str:
+    """Each test that uses it runs once per way of revoking a chunk this database can do
+    (PostgreSQL can do all three; its default is one statement)."""
+    return way_force(request.param, monkeypatch)
+
+
+@pytest.fixture(params=TWO_WRITES)
+def two_writes(request, monkeypatch) -> str:
+    """The ways that mark the rows Revoked and record them in two statements."""
+    return way_force(request.param, monkeypatch)
+
+
+def test_each_database_revokes_in_the_fewest_statements_it_allows():
+    expected = {
+        "postgresql": jobs.revoke.ONE_STATEMENT,
+        "sqlite": jobs.revoke.UPDATE_RETURNING
+        if sqlite3.sqlite_version_info >= (3, 35)
+        else jobs.revoke.SELECT_FOR_UPDATE,
+    }
+    assert jobs.revoke.revoke_chunk_way() == expected[connection.vendor]
+
+
+def chunk_writes(queries: CaptureQueriesContext) -> list[str]:
+    """The statements that wrote RevokedAccess rows: INSERT … SELECT, or PostgreSQL's one
+    WITH revoked AS (UPDATE … RETURNING) INSERT … statement."""
+    table = connection.ops.quote_name(RevokedAccess._meta.db_table)
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith(f"INSERT INTO {table}") or q["sql"].startswith("WITH revoked AS (UPDATE ")
+    ]
+
+
+def test_expired_set_is_revoked_and_recorded_exactly(chunk_way):
     expired = make_requests(3, expires_in=-timedelta(days=2)) + make_requests(
         1, expires_in=-timedelta(minutes=1)
     )
@@ -122,7 +172,9 @@ def test_second_run_while_first_holds_the_lock_is_refused_and_changes_nothing():
     assert RevokeExpiredJobRun.objects.filter(status="Refused").count() == 1  # history only
 
 
-def test_fault_between_the_two_writes_leaves_both_tables_unchanged_and_the_run_failed(monkeypatch):
+def test_fault_between_the_two_writes_leaves_both_tables_unchanged_and_the_run_failed(
+    monkeypatch, two_writes
+):
     expired = make_requests(5, expires_in=-timedelta(days=1))
 
     def insert_fails(**kwargs):
@@ -142,7 +194,31 @@ def test_fault_between_the_two_writes_leaves_both_tables_unchanged_and_the_run_f
     assert lock_status(job=RevokeExpiredJobRun)["isLocked"] is False
 
 
-def test_fault_in_a_later_chunk_keeps_earlier_chunks_whole_and_rolls_back_its_own(monkeypatch, settings):
+def test_fault_after_the_one_statement_before_commit_leaves_both_tables_unchanged(monkeypatch, postgres_only):
+    expired = make_requests(5, expires_in=-timedelta(days=1))
+    real_insert = jobs.revoke.revocations_insert
+    written = []
+
+    def fails_after_writing(**kwargs):
+        written.append(real_insert(**kwargs))  # the chunk's one statement ran…
+        raise RuntimeError("disk on fire")  # …and the transaction never commits
+
+    monkeypatch.setattr(jobs.revoke, "revocations_insert", fails_after_writing)
+    with pytest.raises(RevokeFailed) as failed:
+        revoke_expired_run(triggered_by="alice")
+
+    assert written == [5]
+    assert all(statuses()[r.request_id] == ACTIVE for r in expired)
+    assert not RevokedAccess.objects.exists()
+    run = RevokeExpiredJobRun.objects.get(job_id=failed.value.job_id)
+    assert (run.status, run.revoked_count) == ("Failed", 0)
+    assert "disk on fire" in run.error_message
+    assert lock_status(job=RevokeExpiredJobRun)["isLocked"] is False
+
+
+def test_fault_in_a_later_chunk_keeps_earlier_chunks_whole_and_rolls_back_its_own(
+    monkeypatch, settings, chunk_way
+):
     settings.REVOKE_CHUNK_SIZE = 3
     make_requests(8, expires_in=-timedelta(days=1))  # chunks of 3, 3, 2
     real_insert = jobs.revoke.revocations_insert
@@ -165,7 +241,8 @@ def test_fault_in_a_later_chunk_keeps_earlier_chunks_whole_and_rolls_back_its_ow
     assert (run.status, run.revoked_count, run.processed_count, run.total_count) == ("Failed", 6, 6, 8)
 
 
-def test_recorded_count_differing_from_revoked_count_rolls_the_chunk_back(monkeypatch):
+def test_recorded_count_differing_from_revoked_count_rolls_the_chunk_back(monkeypatch, two_writes):
+    # On PostgreSQL's one statement the two counts are one rowcount: only this path can differ.
     make_requests(4, expires_in=-timedelta(days=1))
     real_insert = jobs.revoke.revocations_insert
 
@@ -182,7 +259,7 @@ def test_recorded_count_differing_from_revoked_count_rolls_the_chunk_back(monkey
     assert RevokeExpiredJobRun.objects.get().status == "Failed"
 
 
-def test_each_chunk_is_recorded_with_one_insert_select_statement(settings):
+def test_each_chunk_is_recorded_with_one_insert_select_statement(settings, two_writes):
     settings.REVOKE_CHUNK_SIZE = 3
     expired = make_requests(8, expires_in=-timedelta(days=1))  # chunks of 3, 3, 2
     table = connection.ops.quote_name(RevokedAccess._meta.db_table)
@@ -190,24 +267,56 @@ def test_each_chunk_is_recorded_with_one_insert_select_statement(settings):
     with CaptureQueriesContext(connection) as queries:
         result = revoke_expired_run(triggered_by="alice")
 
-    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(f"INSERT INTO {table}")]
+    inserts = chunk_writes(queries)
     assert len(inserts) == 3
-    assert all(" SELECT " in sql for sql in inserts)
+    assert all(sql.startswith(f"INSERT INTO {table}") and " SELECT " in sql for sql in inserts)
+    requests_table = connection.ops.quote_name(UserAccessRequest._meta.db_table)
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(f"UPDATE {requests_table}")]
+    assert len(updates) == 3
+    if two_writes == jobs.revoke.UPDATE_RETURNING:  # the UPDATE says which rows it changed
+        assert all(sql.endswith(" RETURNING " + connection.ops.quote_name("Id")) for sql in updates)
+        chunk_selects = [
+            q["sql"]
+            for q in queries.captured_queries
+            if q["sql"].startswith("SELECT") and f"FROM {requests_table}" in q["sql"] and " IN (" in q["sql"]
+        ]
+        assert chunk_selects == []
     records = RevokedAccess.objects.filter(job_id=result["jobId"])
     assert {r.request_id for r in records} == {r.request_id for r in expired}
     assert {(r.revoked_by, r.revoked_dt.isoformat()) for r in records} == {(REVOKED_BY, result["revokedAt"])}
 
 
-def test_chunk_size_above_the_parameter_limit_is_capped(settings):
-    settings.REVOKE_CHUNK_SIZE = 5000
-    make_requests(jobs.revoke.MAX_CHUNK_IDS + 1, expires_in=-timedelta(days=1))
-    table = connection.ops.quote_name(RevokedAccess._meta.db_table)
+def test_on_postgresql_each_chunk_is_one_update_returning_insert_statement(settings, postgres_only):
+    settings.REVOKE_CHUNK_SIZE = 3
+    expired = make_requests(8, expires_in=-timedelta(days=1))  # chunks of 3, 3, 2
+    requests_table = connection.ops.quote_name(UserAccessRequest._meta.db_table)
 
     with CaptureQueriesContext(connection) as queries:
         result = revoke_expired_run(triggered_by="alice")
 
-    inserts = [q for q in queries.captured_queries if q["sql"].startswith(f"INSERT INTO {table}")]
-    assert len(inserts) == 2  # 2,000 ids + 1 id: each statement under SQL Server's 2,100 parameters
+    writes = chunk_writes(queries)
+    assert len(writes) == 3
+    assert all(f"UPDATE {requests_table} " in sql and " RETURNING " in sql for sql in writes)
+    others = [q["sql"] for q in queries.captured_queries if q["sql"] not in writes]
+    assert not [sql for sql in others if "FOR UPDATE" in sql]  # the UPDATE takes the row locks
+    assert not [sql for sql in others if sql.startswith(f"UPDATE {requests_table}")]
+    records = RevokedAccess.objects.filter(job_id=result["jobId"])
+    assert {r.request_id for r in records} == {r.request_id for r in expired}
+    assert {(r.revoked_by, r.revoked_dt.isoformat()) for r in records} == {(REVOKED_BY, result["revokedAt"])}
+    run = RevokeExpiredJobRun.objects.get(job_id=result["jobId"])
+    assert (run.status, run.revoked_count, run.processed_count) == ("Completed", 8, 8)
+
+
+def test_chunk_size_above_the_parameter_limit_is_capped(settings, chunk_way):
+    settings.REVOKE_CHUNK_SIZE = 5000
+    make_requests(jobs.revoke.MAX_CHUNK_IDS + 1, expires_in=-timedelta(days=1))
+
+    with CaptureQueriesContext(connection) as queries:
+        result = revoke_expired_run(triggered_by="alice")
+
+    assert (
+        len(chunk_writes(queries)) == 2
+    )  # 2,000 ids + 1 id: each statement under SQL Server's 2,100 parameters
     assert jobs.revoke.MAX_CHUNK_IDS + 3 < 2100
     assert result["revokedCount"] == RevokedAccess.objects.count() == jobs.revoke.MAX_CHUNK_IDS + 1
 
@@ -228,7 +337,9 @@ def test_interrupt_mid_run_releases_the_lock_as_failed_and_changes_nothing(monke
     assert not RevokedAccess.objects.exists()
 
 
-def test_request_revoked_by_someone_else_after_collection_is_neither_updated_nor_recorded(monkeypatch):
+def test_request_revoked_by_someone_else_after_collection_is_neither_updated_nor_recorded(
+    monkeypatch, chunk_way
+):
     expired = make_requests(4, expires_in=-timedelta(days=1))
     taken = expired[0]
     real_chunks = jobs.revoke._chunks
@@ -267,7 +378,7 @@ def test_run_that_lost_its_lock_stops_before_writing(monkeypatch):
     assert RevokeExpiredJobRun.objects.get().status == "Abandoned"  # the taker's verdict stands
 
 
-def test_ten_thousand_expired_requests_are_revoked_in_chunks_exactly():
+def test_ten_thousand_expired_requests_are_revoked_in_chunks_exactly(chunk_way):
     expired = make_requests(10_000, expires_in=-timedelta(hours=1))
     make_requests(50, expires_in=timedelta(days=3))
 
