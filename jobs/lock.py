@@ -159,7 +159,11 @@ def _stale() -> Q:
 
 
 def _live_run(job: type[JobRun]) -> JobRun | None:
-    return job.objects.filter(status=IN_PROGRESS).exclude(_stale()).order_by("-started_at").first()
+    """The run holding the lock, if any (the same rule as _stale(), in one raw statement:
+    this is what every open job page polls)."""
+    sql = dialect_for().live_run_sql(connection.ops.quote_name(job._meta.db_table))
+    runs = list(job.objects.raw(sql, [settings.JOB_STALE_AFTER_SECONDS]))
+    return runs[0] if runs else None
 
 
 def lock_status(*, job: type[JobRun]) -> dict:
