@@ -50,15 +50,12 @@ def bench_database(*, db: str, work_dir: Path, pg_url: str | None = None) -> Ben
 
 def database_create(bench_db: BenchDatabase) -> None:
     """A fresh, empty database for this run."""
-    if bench_db.vendor == "sqlite":
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(bench_db.name + suffix).unlink(missing_ok=True)
-        return
-    import psycopg
+    database_drop(bench_db)
+    if bench_db.vendor == "postgresql":
+        import psycopg
 
-    with psycopg.connect(bench_db.admin_conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{bench_db.name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{bench_db.name}"')
+        with psycopg.connect(bench_db.admin_conninfo, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{bench_db.name}"')
 
 
 def database_drop(bench_db: BenchDatabase) -> None:

@@ -9,6 +9,15 @@ from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 from jobs.revoke import RevokeFailed, revoke_expired_run
 
 
+def _conflict(held: LockHeld, *, job_title: str) -> JsonResponse:
+    """409 {message, activeJob}: the seed's answer to a second start."""
+    job = held.active_job or {}
+    message = f"The {job_title} job is already running"
+    if job:
+        message += f" (started by {job['startedBy']} at {job['startedAt']})"
+    return JsonResponse({"message": message + ".", "activeJob": held.active_job}, status=409)
+
+
 def revoke_expired(request):
     """POST: run the revoke job → 200 {message, revokedCount, revokedAt, jobId}; 409
     {message, activeJob} while another run holds the lock; 500 {message, jobId,
@@ -20,11 +29,7 @@ def revoke_expired(request):
     try:
         result = revoke_expired_run(triggered_by=request.user.get_username())
     except LockHeld as held:
-        job = held.active_job or {}
-        message = "The revoke job is already running"
-        if job:
-            message += f" (started by {job['startedBy']} at {job['startedAt']})"
-        return JsonResponse({"message": message + ".", "activeJob": held.active_job}, status=409)
+        return _conflict(held, job_title="revoke")
     except RevokeFailed as failed:
         return JsonResponse(failed.as_dict(), status=500)
     return JsonResponse(result)
@@ -76,11 +81,7 @@ def send_expiry_notifications(request):
     except notifications.NotifyOptionsError as refused:
         return JsonResponse({"message": str(refused)}, status=400)
     except LockHeld as held:
-        job = held.active_job or {}
-        message = "The notification job is already running"
-        if job:
-            message += f" (started by {job['startedBy']} at {job['startedAt']})"
-        return JsonResponse({"message": message + ".", "activeJob": held.active_job}, status=409)
+        return _conflict(held, job_title="notification")
     except notifications.NotificationJobFailed as failed:
         return JsonResponse({"message": str(failed), "jobId": failed.job_id}, status=500)
     except LockLost as lost:
