@@ -40,27 +40,33 @@ def _conflict_context(held: LockHeld) -> dict:
     return {"conflict": True, "active_job": job, "active_started_at": _when(job and job["startedAt"])}
 
 
+def _button_state(request, *, job, permission: str, title: str, empty_reason: str) -> dict:
+    """A job page's trigger button: {lock, can_run, disabled_reason} ("" when it is enabled).
+    Without the permission, while a run holds the lock, or with nothing to do, it is
+    disabled and says why."""
+    status = lock_status(job=job)
+    can_run = request.user.has_perm(permission)
+    if not can_run:
+        reason = f"You do not have permission to run the {title} job."
+    elif status["isLocked"]:
+        reason = f"A {title} run is in progress; the button comes back when it ends."
+    else:
+        reason = empty_reason
+    return {"lock": status, "can_run": can_run, "disabled_reason": reason}
+
+
 def _revoke_panel_context(request) -> dict:
     """The expired table and the state of the "Run Revoke Job (N)" button."""
     expired = access_request_expired(now=db_now())
     total = expired.count()
-    status = lock_status(job=RevokeExpiredJobRun)
-    can_run = request.user.has_perm(REVOKE_PERMISSION)
-    if not can_run:
-        disabled_reason = "You do not have permission to run the revoke job."
-    elif status["isLocked"]:
-        disabled_reason = "A revoke run is in progress; the button comes back when it ends."
-    elif total == 0:
-        disabled_reason = "Nothing to revoke."
-    else:
-        disabled_reason = ""
-    return {
-        "expired": list(expired[:REVOKE_TABLE_ROWS]),
-        "expired_total": total,
-        "lock": status,
-        "can_run": can_run,
-        "disabled_reason": disabled_reason,
-    }
+    button = _button_state(
+        request,
+        job=RevokeExpiredJobRun,
+        permission=REVOKE_PERMISSION,
+        title="revoke",
+        empty_reason="Nothing to revoke." if total == 0 else "",
+    )
+    return {"expired": list(expired[:REVOKE_TABLE_ROWS]), "expired_total": total, **button}
 
 
 @require_safe
@@ -69,7 +75,9 @@ def revoke_expired(request):
     context = _revoke_panel_context(request)
     if request.htmx:
         return render(request, "jobs/_revoke_panel.html", context)
-    return render(request, "jobs/revoke_expired.html", {**context, **banner_context("revoke")})
+    return render(
+        request, "jobs/revoke_expired.html", {**context, **banner_context("revoke", status=context["lock"])}
+    )
 
 
 @require_POST
@@ -91,7 +99,8 @@ def revoke_run(request):
     if request.htmx:
         response = render(request, "jobs/_revoke_result.html", context, status=status)
     else:
-        page = {**_revoke_panel_context(request), **banner_context("revoke"), **context}
+        panel = _revoke_panel_context(request)
+        page = {**panel, **banner_context("revoke", status=panel["lock"]), **context}
         response = render(request, "jobs/revoke_expired.html", page, status=status)
     response["HX-Trigger"] = JOB_CHANGED
     return response
@@ -108,23 +117,18 @@ def _notifications_panel_context(request, params) -> dict:
     """The pending table and the state of the "Trigger Notification to All (N)" button.
     `params` (GET or POST) carries the Test Mode choice, kept across panel refreshes."""
     pending = pending_notifications()
-    status = lock_status(job=NotificationJobRun)
-    can_run = request.user.has_perm(NOTIFY_PERMISSION)
-    if not can_run:
-        disabled_reason = "You do not have permission to run the notification job."
-    elif status["isLocked"]:
-        disabled_reason = "A notification run is in progress; the button comes back when it ends."
-    elif not pending:
-        disabled_reason = "No requests need a notification right now."
-    else:
-        disabled_reason = ""
+    button = _button_state(
+        request,
+        job=NotificationJobRun,
+        permission=NOTIFY_PERMISSION,
+        title="notification",
+        empty_reason="" if pending else "No requests need a notification right now.",
+    )
     mode = params.get("mode", "normal")
     return {
         "pending": pending[:NOTIFY_TABLE_ROWS],
         "pending_total": len(pending),
-        "lock": status,
-        "can_run": can_run,
-        "disabled_reason": disabled_reason,
+        **button,
         "test_mode": settings.TEST_MODE,
         "mode": mode if mode in NOTIFY_MODES else "normal",
         "fail_emails": {e.strip().lower() for e in params.getlist("failEmail")},
@@ -137,7 +141,11 @@ def expiry_notifications(request):
     context = _notifications_panel_context(request, request.GET)
     if request.htmx:
         return render(request, "jobs/_notifications_panel.html", context)
-    return render(request, "jobs/expiry_notifications.html", {**context, **banner_context("notifications")})
+    return render(
+        request,
+        "jobs/expiry_notifications.html",
+        {**context, **banner_context("notifications", status=context["lock"])},
+    )
 
 
 @require_POST
@@ -171,11 +179,8 @@ def notifications_run(request):
     if request.htmx:
         response = render(request, "jobs/_notifications_result.html", context, status=status)
     else:
-        page = {
-            **_notifications_panel_context(request, request.POST),
-            **banner_context("notifications"),
-            **context,
-        }
+        panel = _notifications_panel_context(request, request.POST)
+        page = {**panel, **banner_context("notifications", status=panel["lock"]), **context}
         response = render(request, "jobs/expiry_notifications.html", page, status=status)
     response["HX-Trigger"] = JOB_CHANGED
     return response
@@ -199,12 +204,14 @@ def job_history(request):
 # --- The polling job banner (job lock) --------------------------------------------------
 
 
-def banner_context(job: str) -> dict:
+def banner_context(job: str, *, status: dict | None = None) -> dict:
     """Context for {% include "jobs/_banner.html" %} on a job page ("revoke" or
     "notifications"): {"banner": {job, locked, active, started_at, poll_seconds}}. One key,
     so it never clashes with the page's own context; banner.locked tells the page to
-    disable its trigger button. The contract is in the comment at the top of _banner.html."""
-    status = lock_status(job=JOB_MODELS[job])
+    disable its trigger button. The contract is in the comment at the top of _banner.html.
+    A page that has just read the lock's status passes it, so it is not read twice."""
+    if status is None:
+        status = lock_status(job=JOB_MODELS[job])
     active = status["activeJob"]
     return {
         "banner": {
