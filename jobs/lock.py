@@ -67,8 +67,9 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Q
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import LessThan
 from django.utils.dateparse import parse_datetime
 
 from jobs.dialects import dialect_for
@@ -150,12 +151,11 @@ def _active_job(run: JobRun) -> dict:
     }
 
 
-def _stale() -> Q:
+def _stale() -> LessThan:
     """Not beaten within JOB_STALE_AFTER_SECONDS. A row without any heartbeat (written
-    by the seed's app, which had no Heartbeat_At) counts from its Started_At."""
-    return Q(heartbeat_at__lt=_stale_cutoff_sql()) | Q(
-        heartbeat_at__isnull=True, started_at__lt=_stale_cutoff_sql()
-    )
+    by the seed's app, which had no Heartbeat_At) counts from its Started_At: the same
+    COALESCE(Heartbeat_At, Started_At) as Dialect.live_run_sql, its complement."""
+    return LessThan(Coalesce("heartbeat_at", "started_at"), _stale_cutoff_sql())
 
 
 def _live_run(job: type[JobRun]) -> JobRun | None:
