@@ -153,6 +153,25 @@ def revocations_update_returning_sql(
     )
 
 
+def notification_insert_sql(*, vendor: str, quote: Callable[[str], str] | None = None) -> str:
+    """Record one sent reminder and return its Sent_At, as the database clock set it, in
+    ONE statement: the notification task's only write, so the job's result needs no
+    read-back of thousands of rows afterwards. RETURNING on PostgreSQL and SQLite (from
+    3.35), OUTPUT INSERTED on SQL Server (allowed there: no INTO, no trigger on the table);
+    older SQLite gets the plain INSERT and the caller reads Sent_At back by its unique key.
+    Parameters: request id, notification type, sent to, job id."""
+    dialect = DIALECTS[vendor]
+    q = quote or connections["default"].ops.quote_name
+    columns = ", ".join(q(c) for c in ("Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id"))
+    insert = f"INSERT INTO {q('ExpiryNotification')} ({columns})"
+    values = f"VALUES (%s, %s, {dialect.now}, %s, %s)"
+    if vendor == "microsoft":
+        return f"{insert} OUTPUT INSERTED.{q('Sent_At')} {values}"
+    if vendor == "sqlite" and sqlite3.sqlite_version_info < (3, 35, 0):
+        return f"{insert} {values}"
+    return f"{insert} {values} RETURNING {q('Sent_At')}"
+
+
 def dialect_for(using: str = "default") -> Dialect:
     vendor = connections[using].vendor
     try:

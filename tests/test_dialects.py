@@ -21,6 +21,7 @@ import jobs.dialects
 from jobs.dialects import (
     DIALECTS,
     Dialect,
+    notification_insert_sql,
     revocations_insert_sql,
     revocations_update_insert_sql,
     revocations_update_returning_sql,
@@ -79,6 +80,7 @@ def microsoft_strings() -> dict[str, str]:
             for table in JOB_TABLES:
                 texts[f"{name}({table})"] = getattr(MICROSOFT, name)(bracket(table))
     texts["revocations_insert_sql(3)"] = revocations_insert_sql(count=3, quote=bracket)
+    texts["notification_insert_sql"] = notification_insert_sql(vendor="microsoft", quote=bracket)
     return texts
 
 
@@ -87,6 +89,7 @@ def test_every_microsoft_string_is_collected():
     assert {"now", "ago", "lock_hint"} <= set(texts)
     assert {f"acquire_sql({t})" for t in JOB_TABLES} <= set(texts)
     assert "revocations_insert_sql(3)" in texts
+    assert "notification_insert_sql" in texts
 
 
 @pytest.mark.parametrize("name", sorted(microsoft_strings()))
@@ -265,6 +268,36 @@ def test_revocations_update_returning_is_none_on_sqlite_before_3_35_and_on_sql_s
     assert revocations_update_returning_sql(vendor="sqlite", count=3, quote=double_quote) is None
     monkeypatch.setattr(jobs.dialects.sqlite3, "sqlite_version_info", (3, 35, 0))
     assert revocations_update_returning_sql(vendor="sqlite", count=3, quote=double_quote) is not None
+
+
+NOTIFICATION_COLUMNS = ["Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id"]
+
+
+def test_notification_insert_on_sql_server_outputs_sent_at_from_sysutcdatetime():
+    sql = notification_insert_sql(vendor="microsoft", quote=bracket)
+    assert sql.count("%s") == 4
+    insert = parse_tsql(fill_placeholders(sql))
+    assert isinstance(insert, exp.Insert)
+    assert insert.this.this.name == "ExpiryNotification"
+    assert [c.name for c in insert.this.expressions] == NOTIFICATION_COLUMNS
+    (row,) = insert.expression.expressions
+    assert function_names(row.expressions[2]) == {"SYSUTCDATETIME"}
+    assert "OUTPUT INSERTED.[Sent_At]" in sql
+
+
+@pytest.mark.parametrize("vendor,read", [("sqlite", "sqlite"), ("postgresql", "postgres")])
+def test_notification_insert_returns_sent_at(vendor, read):
+    sql = notification_insert_sql(vendor=vendor, quote=double_quote)
+    assert sql.count("%s") == 4
+    (insert,) = sqlglot.parse(sql.replace("%s", "'x'").replace("%%", "%"), read=read)
+    assert isinstance(insert, exp.Insert)
+    assert [c.name for c in insert.this.expressions] == NOTIFICATION_COLUMNS
+    assert [c.name for c in insert.args["returning"].expressions] == ["Sent_At"]
+
+
+def test_notification_insert_has_no_returning_on_sqlite_before_3_35(monkeypatch):
+    monkeypatch.setattr(jobs.dialects.sqlite3, "sqlite_version_info", (3, 34, 1))
+    assert "RETURNING" not in notification_insert_sql(vendor="sqlite", quote=double_quote)
 
 
 def test_lock_hint_parses_as_a_table_hint():
