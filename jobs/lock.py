@@ -105,16 +105,21 @@ def server_identity() -> str:
     return f"{settings.SERVER_NAME}:{os.getpid()}"
 
 
-def db_now() -> datetime:
-    """The database's current UTC time, as an aware datetime."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {dialect_for().now}", [])
-        value = cursor.fetchone()[0]
+def db_datetime(value: datetime | str) -> datetime:
+    """A UTC time read by raw SQL, as an aware datetime: SQLite gives text, SQL Server a
+    naive datetime, PostgreSQL an aware one."""
     if isinstance(value, str):
         value = parse_datetime(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value
+
+
+def db_now() -> datetime:
+    """The database's current UTC time, as an aware datetime."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {dialect_for().now}", [])
+        return db_datetime(cursor.fetchone()[0])
 
 
 def _now_sql() -> RawSQL:
