@@ -10,6 +10,7 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.db import connection
 
+import jobs.dialects
 from jobs.lock import LockHeld, LockLost, db_now, lock_acquire, lock_status
 from jobs.models import NotificationJobRun
 from jobs.notifications import (
@@ -184,7 +185,6 @@ def test_run_sends_one_email_per_due_reminder_and_records_it():
         (first.request_id, "30-Day Reminder", 29),
         (second.request_id, "7-Day Reminder", 5),
     }
-    assert all(n["sentAt"] for n in result["notifications"])
     assert sorted(m.to[0] for m in mail.outbox) == sorted([first.requestor_email, second.requestor_email])
     rows = ExpiryNotification.objects.filter(job_id=result["jobId"])
     assert {(r.request_id, r.notification_type, r.sent_to) for r in rows} == {
@@ -192,6 +192,10 @@ def test_run_sends_one_email_per_due_reminder_and_records_it():
         (second.request_id, "7-Day Reminder", second.requestor_email),
     }
     assert all(abs(r.sent_at - now) < timedelta(minutes=1) for r in rows)
+    # Each sentAt is the recorded Sent_At (the database clock's), returned by the INSERT.
+    assert {n["requestId"]: n["sentAt"] for n in result["notifications"]} == {
+        r.request_id: r.sent_at.isoformat() for r in rows
+    }
     run = NotificationJobRun.objects.get(job_id=result["jobId"])
     assert (run.status, run.triggered_by) == ("Completed", "alice")
     assert (run.success_count, run.failed_count, run.total_count, run.processed_count) == (2, 0, 2, 2)
@@ -199,6 +203,20 @@ def test_run_sends_one_email_per_due_reminder_and_records_it():
     # A second run finds nothing left to send.
     again = notifications_send(triggered_by="alice")
     assert again["notifiedCount"] == 0 and len(mail.outbox) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sent_at_is_read_back_where_sqlite_has_no_returning(monkeypatch):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite before 3.35 only: the other databases return Sent_At from the INSERT")
+    monkeypatch.setattr(jobs.dialects.sqlite3, "sqlite_version_info", (3, 34, 1))
+    req = request_create(expires_on=expiry_in(12, db_now()))
+
+    result = notifications_send(triggered_by="alice")
+
+    (sent,) = result["notifications"]
+    row = ExpiryNotification.objects.get(request=req)
+    assert (sent["requestId"], sent["sentAt"]) == (req.request_id, row.sent_at.isoformat())
 
 
 @pytest.mark.django_db(transaction=True)
