@@ -28,6 +28,16 @@ CREATE INDEX [uar_status_expires_idx] ON [UserAccessRequest] ([Status], [Expires
 --
 CREATE INDEX [uar_status_created_idx] ON [UserAccessRequest] ([Status], [Created_At] DESC, [Id] DESC);
 
+-- Migration requests_app.0003_revoke_write_indexes
+--
+-- Remove index uar_email_idx from useraccessrequest
+--
+DROP INDEX [uar_email_idx] ON [UserAccessRequest];
+--
+-- Drop the varchar_pattern_ops (…_like) indexes on Request_Id (PostgreSQL only)
+--
+-- (no-op)
+
 -- Migration jobs.0001_initial
 --
 -- Create model NotificationJobRun

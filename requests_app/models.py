@@ -32,7 +32,9 @@ class UserAccessRequest(models.Model):
             models.Index(fields=["-created_at", "-id"], name="uar_created_idx"),
             # All Requests filtered by status, newest first: no sort of the whole status
             models.Index(fields=["status", "-created_at", "-id"], name="uar_status_created_idx"),
-            models.Index(fields=["requestor_email"], name="uar_email_idx"),
+            # No index on Requestor_Email: the only query on it is the search's
+            # case-insensitive "contains" (icontains), which no B-tree serves, and every
+            # revoked row would write an entry to it (migration 0003).
         ]
 
     def __str__(self) -> str:
