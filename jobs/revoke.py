@@ -127,11 +127,16 @@ def revocations_update_returning(*, ids: list[int]) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
-def _revoke_chunk(*, lock: JobLock, ids: list[int], revoked_at: datetime) -> int:
+def _revoke_chunk(*, lock: JobLock, ids: list[int], revoked_at: datetime, processed: int, total: int) -> int:
     """One transaction: fence, mark the chunk's still-Active rows Revoked, record exactly
-    those. Returns how many were revoked."""
+    those. Returns how many were revoked.
+
+    The fence is the progress UPDATE ("`processed` of `total`", this chunk included): one
+    write of the run's row per chunk, and the count shows exactly when the chunk commits
+    (and rolls back with it)."""
     with transaction.atomic():
-        lock.fence()
+        if not lock.progress(processed=processed, total=total):
+            lock.fence()  # the lock is lost: raises LockLost, so nothing below runs
         way = revoke_chunk_way()
         if way == ONE_STATEMENT:
             # The UPDATE's RETURNING feeds the INSERT: revoked == recorded by construction.
@@ -189,9 +194,10 @@ def revoke_expired_run(*, triggered_by: str, started_by: str | None = None) -> d
                 lock.progress(processed=0, total=total)
                 processed = 0
                 for chunk in _chunks(ids, min(settings.REVOKE_CHUNK_SIZE, MAX_CHUNK_IDS)):
-                    revoked += _revoke_chunk(lock=lock, ids=chunk, revoked_at=now)
                     processed += len(chunk)
-                    lock.progress(processed=processed, total=total)
+                    revoked += _revoke_chunk(
+                        lock=lock, ids=chunk, revoked_at=now, processed=processed, total=total
+                    )
     except BaseException as exc:  # also KeyboardInterrupt / SIGTERM: the row must not stay InProgress
         error = _error_text(exc)
         lock.release(status=JobRun.Status.FAILED, error=error, revoked_count=revoked)

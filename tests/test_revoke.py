@@ -412,3 +412,16 @@ def test_the_set_it_revokes_is_the_pending_expiry_selectors():
     result = revoke_expired_run(triggered_by="alice")
     recorded = RevokedAccess.objects.filter(job_id=result["jobId"]).values_list("request_id", flat=True)
     assert set(recorded) == {early[0].request_id, late[0].request_id}
+
+
+def test_each_chunk_fences_and_records_its_progress_in_one_update_of_the_runs_row(settings):
+    settings.REVOKE_CHUNK_SIZE = 3
+    make_requests(8, expires_in=-timedelta(days=1))  # chunks of 3, 3, 2
+    runs_table = connection.ops.quote_name(RevokeExpiredJobRun._meta.db_table)
+
+    with CaptureQueriesContext(connection) as queries:
+        revoke_expired_run(triggered_by="alice")
+
+    run_writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(f"UPDATE {runs_table}")]
+    # the fence before reading, "0 of 8", one per chunk (its fence is its progress), the release
+    assert len(run_writes) == 1 + 1 + 3 + 1
