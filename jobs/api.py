@@ -4,7 +4,7 @@ from django.http import JsonResponse
 
 from accessmgr.http import method_not_allowed
 from jobs import notifications
-from jobs.lock import LockHeld, LockLost, lock_status
+from jobs.lock import LockHeld, LockLost, lock_status_cached
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 from jobs.revoke import RevokeFailed, revoke_expired_run
 
@@ -38,10 +38,12 @@ def revoke_expired(request):
 def _job_status(request, job) -> JsonResponse:
     """GET: the lock's state, {isLocked, activeJob: {jobId, startedAt, startedBy,
     triggeredBy, heartbeatAt, processed, total} | null}. A run that stopped beating is
-    not "locked": the next run takes it over. Login required (401 from the middleware)."""
+    not "locked": the next run takes it over. Login required (401 from the middleware).
+    A display poll: the status may be this process's read of up to LOCK_STATUS_CACHE_SECONDS
+    ago (jobs.lock.lock_status_cached); a start is decided by the lock itself."""
     if request.method not in ("GET", "HEAD"):
         return method_not_allowed("GET", "HEAD")
-    return JsonResponse(lock_status(job=job))
+    return JsonResponse(lock_status_cached(job=job))
 
 
 def revoke_job_status(request):

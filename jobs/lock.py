@@ -15,6 +15,10 @@ NotificationJobRun) has Status='InProgress'. The two tables are independent lock
   lost: JobLock.lost is set, fence() raises LockLost (so the job's write transaction rolls
   back), and release() leaves the new owner's row alone.
 - All times come from the database clock (jobs.dialects), never the app server's.
+- Status: lock_status reads the database every time (a refused start's 409 uses it).
+  lock_status_cached is for the display polls only (banner, status APIs): one read per
+  process per LOCK_STATUS_CACHE_SECONDS, dropped at once when this process acquires,
+  progresses or releases the lock.
 - A refused attempt is recorded as a Refused row (history only: no lock meaning), so the
   job history shows who was turned away and by which run.
 
@@ -177,6 +181,52 @@ def lock_status(*, job: type[JobRun]) -> dict:
     return {"isLocked": run is not None, "activeJob": _active_job(run) if run else None}
 
 
+# The display polls' status: every open job page asks for it every JOB_POLL_SECONDS (the banner,
+# the status APIs). On PostgreSQL its one round trip is a third of a poll's database time (the
+# session and the user are the other two), so a process answers its polls from its last read for
+# LOCK_STATUS_CACHE_SECONDS. Keyed by job model; the generation makes a read that started before
+# a change made here unable to store its older answer after that change.
+_status_cache_lock = threading.Lock()
+_status_cache: dict[type[JobRun], tuple[float, dict]] = {}  # job -> (fresh until, status)
+_status_generation: dict[type[JobRun], int] = {}
+
+
+def _status_changed(job: type[JobRun]) -> None:
+    """This process acquired, progressed or released the job's lock: its next display poll
+    reads the database, once the change is committed (at once outside a transaction; never
+    if it rolls back). Until then the database still shows the old status anyway."""
+
+    def forget() -> None:
+        with _status_cache_lock:
+            _status_cache.pop(job, None)
+            _status_generation[job] = _status_generation.get(job, 0) + 1
+
+    transaction.on_commit(forget)
+
+
+def lock_status_cached(*, job: type[JobRun]) -> dict:
+    """lock_status for display only (the banner partial, the status APIs): the process's last
+    read when it is under LOCK_STATUS_CACHE_SECONDS old and this process has not changed the
+    lock since. A change made by another process (server, worker, command) shows up to that
+    long later; one made by this process shows at once. Never the basis of a decision: a
+    trigger is decided by lock_acquire, its 409 reads lock_status. The dict is shared between
+    callers: do not change it. Not cached inside a transaction (its view is not for others)."""
+    max_age = settings.LOCK_STATUS_CACHE_SECONDS
+    if max_age <= 0 or connection.in_atomic_block:
+        return lock_status(job=job)
+    now = time.monotonic()
+    with _status_cache_lock:
+        cached = _status_cache.get(job)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        generation = _status_generation.get(job, 0)
+    status = lock_status(job=job)
+    with _status_cache_lock:
+        if _status_generation.get(job, 0) == generation:
+            _status_cache[job] = (now + max_age, status)
+    return status
+
+
 def _abandon_stale(*, job: type[JobRun], job_id: str, started_by: str) -> list[tuple[str, str]]:
     """Mark InProgress rows that stopped beating Abandoned; returns (jobId, server) of each.
 
@@ -268,6 +318,7 @@ def lock_acquire(*, job: type[JobRun], triggered_by: str, started_by: str | None
         # Refused, but the holder finished in the meantime: try again.
     if abandoned is None:
         _refuse(job=job, job_id=job_id, started_by=started_by, triggered_by=triggered_by, holder=holder)
+    _status_changed(job)
 
     for old_job_id, old_by in abandoned:
         _log(
@@ -362,7 +413,9 @@ class JobLock:
 
     def progress(self, *, processed: int, total: int | None) -> bool:
         """Record progress ("17 of 40" on the banner); False when the lock is lost."""
-        return self._touch(processed_count=processed, total_count=total)
+        touched = self._touch(processed_count=processed, total_count=total)
+        _status_changed(self.job)
+        return touched
 
     def fence(self) -> None:
         """Call inside the job's write transaction, before its writes: beats and raises
@@ -418,6 +471,7 @@ class JobLock:
         if updated is None:
             return False
         self.released = True
+        _status_changed(self.job)
         duration = round(time.monotonic() - self._started, 3)
         if updated == 1:
             shown = ", ".join(f"{k}={v}" for k, v in counts.items())

@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST, require_safe
 
-from jobs.lock import LockHeld, LockLost, db_now, lock_status
+from jobs.lock import LockHeld, LockLost, db_now, lock_status, lock_status_cached
 from jobs.models import JOB_MODELS, NotificationJobRun, RevokeExpiredJobRun
 from jobs.notifications import (
     NotificationJobFailed,
@@ -228,10 +228,12 @@ def banner_context(job: str, *, status: dict | None = None) -> dict:
 def banner(request, job):
     """The banner partial, polled by itself every JOB_POLL_SECONDS. ?locked=0|1 is the
     state the page shows; when the lock has changed since, HX-Trigger: job-changed tells
-    the page's data panel to refresh. Login required (middleware); unknown job → 404."""
+    the page's data panel to refresh. Login required (middleware); unknown job → 404.
+    Display only, so the status may be this process's read of up to
+    LOCK_STATUS_CACHE_SECONDS ago (jobs.lock.lock_status_cached)."""
     if job not in JOB_MODELS:
         raise Http404("No such job.")
-    context = banner_context(job)
+    context = banner_context(job, status=lock_status_cached(job=JOB_MODELS[job]))
     response = render(request, "jobs/_banner.html", context)
     shown = request.GET.get("locked")
     if shown in ("0", "1") and (shown == "1") != context["banner"]["locked"]:
