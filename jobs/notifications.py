@@ -16,7 +16,7 @@ import logging
 import random
 import time
 from collections.abc import Iterable
-from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -237,14 +237,12 @@ def _failure_rule(*, simulate_failures: bool, fail_emails: frozenset):
 
 def _send_all(lock: JobLock, pending: list[PendingNotification], should_fail) -> tuple[list[_Outcome], float]:
     """Send in parallel on at most NOTIFY_MAX_WORKERS threads; report progress from this
-    (the main) thread as tasks finish, at most once a second. Stops submitting work and
-    raises LockLost when the lock was taken over."""
+    (the main) thread once a second, and stop (drop the queued tasks) when the lock was
+    taken over. Outcomes come back in the order of `pending`."""
     total = len(pending)
     workers = min(settings.NOTIFY_MAX_WORKERS, total)
-    outcomes: list[_Outcome] = []
     stop = Event()
     started = time.monotonic()
-    last_progress = started
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"notify-{lock.job_id[:8]}") as pool:
         futures = [
             pool.submit(
@@ -257,25 +255,22 @@ def _send_all(lock: JobLock, pending: list[PendingNotification], should_fail) ->
             )
             for item in pending
         ]
+        running = set(futures)
         try:
-            for future in as_completed(futures):
-                try:
-                    outcomes.append(future.result())
-                except CancelledError:
-                    continue
-                if time.monotonic() - last_progress >= PROGRESS_EVERY_SECONDS:
-                    last_progress = time.monotonic()
-                    if not lock.progress(processed=len(outcomes), total=total):
-                        break
+            while running:
+                _, running = wait(running, timeout=PROGRESS_EVERY_SECONDS)
                 if lock.lost.is_set():
+                    break
+                if running and not lock.progress(processed=total - len(running), total=total):
                     break
         finally:
             # On lock loss or interrupt (SIGTERM / Ctrl-C): drop queued tasks and wake the
             # waiting ones; tasks already sending finish and the pool joins them.
-            if len(outcomes) < total:
+            if running:
                 stop.set()
                 for future in futures:
                     future.cancel()
+    outcomes = [f.result() for f in futures if not f.cancelled()]
     if lock.lost.is_set():
         raise LockLost(f"Run {lock.job_id} lost its lock to another run; stopped sending.")
     return outcomes, time.monotonic() - started
@@ -298,8 +293,6 @@ def notifications_send(*, triggered_by: str, simulate_failures: bool = False, fa
             lock.progress(processed=0, total=total)
             should_fail = _failure_rule(simulate_failures=simulate_failures, fail_emails=fail_emails)
             outcomes, parallel_seconds = _send_all(lock, pending, should_fail) if pending else ([], 0.0)
-            order = {item.request_id: i for i, item in enumerate(pending)}
-            outcomes.sort(key=lambda o: order[o.item.request_id])
             sent = [o for o in outcomes if o.status == "sent"]
             failed = [o for o in outcomes if o.status == "failed"]
             skipped = [o for o in outcomes if o.status == "skipped"]
