@@ -94,6 +94,9 @@ def environ_prepare(*, bench_db: BenchDatabase, work_dir: Path) -> dict[str, str
         "VAR_DIR": str(work_dir),
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
+        # bench/gunicorn.conf.py (one worker: see there), also the wrk connection count.
+        "BENCH_GUNICORN_WORKERS": os.environ.get("BENCH_GUNICORN_WORKERS") or "1",
+        "BENCH_GUNICORN_THREADS": os.environ.get("BENCH_GUNICORN_THREADS") or "4",
     }
     (work_dir / "static").mkdir(parents=True, exist_ok=True)
     os.environ.update(values)

@@ -224,9 +224,7 @@ def pages_bench(
 
     port = _free_port()
     cookie = f"sessionid={client.cookies['sessionid'].value}"
-    connections = int(os.environ.get("BENCH_GUNICORN_WORKERS", "2")) * int(
-        os.environ.get("BENCH_GUNICORN_THREADS", "4")
-    )
+    connections = int(os.environ["BENCH_GUNICORN_WORKERS"]) * int(os.environ["BENCH_GUNICORN_THREADS"])
     polls = [endpoints[0], endpoints[3], endpoints[4], (ANONYMOUS_HELLO, "/bench/hello", {})]
     print(f"== pages: gunicorn gthread on 127.0.0.1:{port}, {http_rounds} rounds × {http_seconds:g} s each")
     proc = _gunicorn_start(port)

@@ -199,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                 "NOTIFY_MAX_WORKERS": "min(N, 1000), per run",
                 "NOTIFY_SEND_DELAY_SECONDS": "per run (see the table)",
                 "gunicorn": "gthread, workers {}, threads {} (bench/gunicorn.conf.py)".format(
-                    os.environ.get("BENCH_GUNICORN_WORKERS", "2"),
-                    os.environ.get("BENCH_GUNICORN_THREADS", "4"),
+                    os.environ["BENCH_GUNICORN_WORKERS"],
+                    os.environ["BENCH_GUNICORN_THREADS"],
                 ),
             }
         )
