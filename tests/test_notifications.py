@@ -2,13 +2,14 @@
 
 import itertools
 import smtplib
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
-from django.db import connection
+from django.db import connection, connections
 
 import jobs.dialects
 from jobs.lock import LockHeld, LockLost, db_now, lock_acquire, lock_status
@@ -431,6 +432,43 @@ def test_no_connection_outlives_the_run(postgres_only, transactional_db, setting
     ):
         time.sleep(0.05)
     assert left == set()
+
+
+def test_sqlite_tasks_open_their_connection_in_turn(transactional_db, settings, monkeypatch):
+    """SQLite has no pool: each task opens its connection only inside the in-process writer
+    turn and closes it right after, so 60 workers never hold 60 connections at once (a task
+    that connected before its turn would wait holding one: the bench saw 999 at N = 1,000)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL bounds connections with its pool (test above)")
+    settings.NOTIFY_MAX_WORKERS = 60
+    requests_create(120)
+    wrapper = type(connections["default"])  # `connection` is a proxy to it
+    count_lock = threading.Lock()
+    open_now, peak = 0, 0
+    connect, close = wrapper.get_new_connection, wrapper._close
+
+    def counted_connect(self, params):
+        nonlocal open_now, peak
+        with count_lock:
+            open_now += 1
+            peak = max(peak, open_now)
+        return connect(self, params)
+
+    def counted_close(self):
+        nonlocal open_now
+        if self.connection is not None:
+            with count_lock:
+                open_now -= 1
+        return close(self)
+
+    monkeypatch.setattr(wrapper, "get_new_connection", counted_connect)
+    monkeypatch.setattr(wrapper, "_close", counted_close)
+
+    result = notifications_send(triggered_by="alice")
+
+    assert result["notifiedCount"] == 120
+    # This thread's, the heartbeat's, and at most a few tasks between their turn and close.
+    assert peak <= 6, f"{peak} connections open at once"
 
 
 class TakeoverBackend(LocmemBackend):
