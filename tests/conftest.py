@@ -2,6 +2,7 @@
 DATABASE_URL points at one (make test DATABASE_URL=postgres://root@127.0.0.1:5432/test)."""
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -78,6 +79,19 @@ def child_env(transactional_db):
 
 
 PYTHON = sys.executable
+
+
+def django_start(env: dict, code: str = "") -> subprocess.CompletedProcess:
+    """Start Django in a fresh process with `env` (settings are read once, at start-up),
+    then run `code`; its exit status, stdout and stderr."""
+    return subprocess.run(
+        [PYTHON, "-c", f"import django; django.setup(); {code}"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture

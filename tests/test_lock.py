@@ -5,7 +5,6 @@ multi-process races and crashes are in test_lock_concurrency.py."""
 import logging
 import os
 import signal
-import subprocess
 import time
 from datetime import timedelta
 
@@ -23,7 +22,7 @@ from jobs.lock import (
     sigterm_as_interrupt,
 )
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
-from tests.conftest import PYTHON, ROOT
+from tests.conftest import django_start
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -313,14 +312,7 @@ def test_start_up_refuses_a_heartbeat_not_well_below_the_stale_limit(heartbeat, 
         "JOB_HEARTBEAT_SECONDS": heartbeat,
         "JOB_STALE_AFTER_SECONDS": stale,
     }
-    result = subprocess.run(
-        [PYTHON, "-c", "import django; django.setup()"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = django_start(env)
     if ok:
         assert result.returncode == 0, result.stderr
     else:

@@ -4,7 +4,6 @@ makes shows at once; a start and its 409 never use it. Transactional tests: the 
 autocommit, as they do when served (nothing is cached inside a transaction)."""
 
 import os
-import subprocess
 from types import SimpleNamespace
 
 import pytest
@@ -15,7 +14,7 @@ from django.urls import reverse
 import jobs.lock
 from jobs.lock import db_now, lock_acquire, lock_status_cached
 from jobs.models import JOB_MODELS, NotificationJobRun, RevokeExpiredJobRun
-from tests.conftest import PYTHON, ROOT
+from tests.conftest import django_start
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -190,14 +189,7 @@ def test_start_up_refuses_a_ttl_longer_than_the_poll(ttl, poll, ok):
         "LOCK_STATUS_CACHE_SECONDS": ttl,
         "JOB_POLL_SECONDS": poll,
     }
-    result = subprocess.run(
-        [PYTHON, "-c", "import django; django.setup()"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = django_start(env)
     if ok:
         assert result.returncode == 0, result.stderr
     else:

@@ -18,7 +18,7 @@ from accessmgr.logging import JsonFormatter
 from jobs.lock import LockHeld, lock_acquire
 from jobs.models import RevokeExpiredJobRun
 
-from .conftest import ROOT
+from .conftest import ROOT, django_start
 from .test_security import production_env
 
 
@@ -73,15 +73,7 @@ def test_settings_use_json_when_debug_is_off():
 
 
 def _settings_in_a_fresh_process(**env) -> subprocess.CompletedProcess:
-    code = "import django; django.setup(); from django.conf import settings; print(settings.LOG_FORMAT)"
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        env=production_env(**env),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return django_start(production_env(**env), "from django.conf import settings; print(settings.LOG_FORMAT)")
 
 
 def test_log_format_plain_and_the_debug_default():

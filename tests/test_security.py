@@ -14,7 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 
-from .conftest import ROOT
+from .conftest import ROOT, django_start
 
 # Anonymous access is allowed here only; admin/ handles its own login (tested below).
 PUBLIC = {"/login/", "/healthz"}
@@ -144,12 +144,10 @@ def test_missing_secret_key_stops_start_up_naming_it():
 
 def _setting_values(names: list[str], env: dict) -> dict:
     code = (
-        "import django, json; django.setup(); from django.conf import settings; "
+        "import json; from django.conf import settings; "
         f"print(json.dumps({{n: getattr(settings, n, None) for n in {names!r}}}))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT
-    )
+    result = django_start(env, code)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
