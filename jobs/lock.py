@@ -417,12 +417,19 @@ class JobLock:
         _status_changed(self.job)
         return touched
 
-    def fence(self) -> None:
+    def fence(self, *, processed: int | None = None, total: int | None = None) -> None:
         """Call inside the job's write transaction, before its writes: beats and raises
         LockLost when this run no longer holds the lock, so the transaction rolls back.
         On PostgreSQL the fenced row stays locked until the transaction ends, so a taker
-        cannot abandon this run between the fence and the commit."""
-        if not self._touch():
+        cannot abandon this run between the fence and the commit. With `processed` (and
+        `total`) the same UPDATE records progress, which then shows when the transaction
+        commits and rolls back with it: one write of the run's row per chunk, not two."""
+        if processed is None:
+            touched = self._touch()
+        else:
+            touched = self._touch(processed_count=processed, total_count=total)
+            _status_changed(self.job)
+        if not touched:
             raise LockLost(f"Run {self.job_id} of job {self.job.job_name} lost its lock; stopping.")
 
     def _check_release(self, status: str, counts: dict) -> None:

@@ -131,12 +131,10 @@ def _revoke_chunk(*, lock: JobLock, ids: list[int], revoked_at: datetime, proces
     """One transaction: fence, mark the chunk's still-Active rows Revoked, record exactly
     those. Returns how many were revoked.
 
-    The fence is the progress UPDATE ("`processed` of `total`", this chunk included): one
-    write of the run's row per chunk, and the count shows exactly when the chunk commits
-    (and rolls back with it)."""
+    The fence records the progress ("`processed` of `total`", this chunk included), so
+    the count shows exactly when the chunk commits (and rolls back with it)."""
     with transaction.atomic():
-        if not lock.progress(processed=processed, total=total):
-            lock.fence()  # the lock is lost: raises LockLost, so nothing below runs
+        lock.fence(processed=processed, total=total)
         way = revoke_chunk_way()
         if way == ONE_STATEMENT:
             # The UPDATE's RETURNING feeds the INSERT: revoked == recorded by construction.

@@ -228,6 +228,25 @@ def test_fence_inside_the_job_transaction_lets_the_writes_through_while_held():
     lock.release(status="Completed", revoked_count=1)
 
 
+def test_fence_with_progress_records_it_with_the_transaction_and_refuses_when_lost(settings):
+    settings.JOB_STALE_AFTER_SECONDS = 60
+    lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
+    with transaction.atomic():
+        lock.fence(processed=5, total=10)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        lock.fence(processed=10, total=10)
+        raise RuntimeError("the chunk failed")  # its progress rolls back with it
+    row = RevokeExpiredJobRun.objects.get(job_id=lock.job_id)
+    assert (row.processed_count, row.total_count) == (5, 10)
+
+    _stop_beating(lock, seconds_ago=120)
+    new = lock_acquire(job=RevokeExpiredJobRun, triggered_by="bob")
+    with pytest.raises(LockLost), transaction.atomic():
+        lock.fence(processed=10, total=10)
+    assert RevokeExpiredJobRun.objects.get(job_id=new.job_id).processed_count is None
+    new.release(status="Completed", revoked_count=0)
+
+
 def test_lock_run_releases_completed_with_the_counts_the_job_set():
     with lock_run(job=RevokeExpiredJobRun, triggered_by="run_revoke") as lock:
         assert lock_status(job=RevokeExpiredJobRun)["isLocked"]
