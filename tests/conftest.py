@@ -81,9 +81,15 @@ def child_env(transactional_db):
 PYTHON = sys.executable
 
 
-def django_start(env: dict, code: str = "") -> subprocess.CompletedProcess:
-    """Start Django in a fresh process with `env` (settings are read once, at start-up),
-    then run `code`; its exit status, stdout and stderr."""
+def django_start(env: dict | None = None, code: str = "", **variables: str) -> subprocess.CompletedProcess:
+    """Start Django in a fresh process (settings are read once, at start-up), then run
+    `code`; its exit status, stdout and stderr. The environment: `env`, or this one (the
+    suite's test settings), plus `variables`."""
+    env = {
+        **(os.environ if env is None else env),
+        "DJANGO_SETTINGS_MODULE": "accessmgr.settings",
+        **variables,
+    }
     return subprocess.run(
         [PYTHON, "-c", f"import django; django.setup(); {code}"],
         env=env,

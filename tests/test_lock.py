@@ -325,13 +325,7 @@ def test_lock_events_are_logged_with_structured_fields(lock_log):
     [("30", "600", True), ("0.2", "1", True), ("0.6", "1", False), ("600", "600", False)],
 )
 def test_start_up_refuses_a_heartbeat_not_well_below_the_stale_limit(heartbeat, stale, ok):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "accessmgr.settings",
-        "JOB_HEARTBEAT_SECONDS": heartbeat,
-        "JOB_STALE_AFTER_SECONDS": stale,
-    }
-    result = django_start(env)
+    result = django_start(JOB_HEARTBEAT_SECONDS=heartbeat, JOB_STALE_AFTER_SECONDS=stale)
     if ok:
         assert result.returncode == 0, result.stderr
     else:

@@ -3,7 +3,6 @@ banner and the status APIs reuse the process's last read for a moment; a change 
 makes shows at once; a start and its 409 never use it. Transactional tests: the polls run in
 autocommit, as they do when served (nothing is cached inside a transaction)."""
 
-import os
 from types import SimpleNamespace
 
 import pytest
@@ -183,13 +182,7 @@ def test_zero_reads_on_every_poll(user_client, settings):
     "ttl, poll, ok", [("1", "3", True), ("3", "3", True), ("0", "1", True), ("4", "3", False)]
 )
 def test_start_up_refuses_a_ttl_longer_than_the_poll(ttl, poll, ok):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "accessmgr.settings",
-        "LOCK_STATUS_CACHE_SECONDS": ttl,
-        "JOB_POLL_SECONDS": poll,
-    }
-    result = django_start(env)
+    result = django_start(LOCK_STATUS_CACHE_SECONDS=ttl, JOB_POLL_SECONDS=poll)
     if ok:
         assert result.returncode == 0, result.stderr
     else:
