@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.contrib.auth.models import User
 from django.db import connection
 
-from jobs.lock import db_now
+from accessmgr.db import db_now
 from requests_app.models import ExpiryNotification, RevokedAccess, UserAccessRequest
 
 BATCH = 2000

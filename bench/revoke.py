@@ -14,10 +14,10 @@ from datetime import timedelta
 from django.db import connection
 from django.test import override_settings
 
+from accessmgr.db import db_now
 from bench.data import requests_create, tables_analyze, tables_clear
 from bench.stats import Results, Row, Stopwatch
 from jobs.dialects import dialect_for
-from jobs.lock import db_now
 from jobs.revoke import REVOKED_BY, revoke_expired_run
 from requests_app.models import RevokedAccess, UserAccessRequest
 

@@ -67,14 +67,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import LessThan
-from django.utils.dateparse import parse_datetime
 
 from jobs.dialects import dialect_for
 from jobs.models import JobRun
@@ -107,23 +105,6 @@ class LockLost(Exception):
 def server_identity() -> str:
     """Who runs a job: the server's name and this process's id, "host:pid"."""
     return f"{settings.SERVER_NAME}:{os.getpid()}"
-
-
-def db_datetime(value: datetime | str) -> datetime:
-    """A UTC time read by raw SQL, as an aware datetime: SQLite gives text, SQL Server a
-    naive datetime, PostgreSQL an aware one."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
-
-
-def db_now() -> datetime:
-    """The database's current UTC time, as an aware datetime."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {dialect_for().now}", [])
-        return db_datetime(cursor.fetchone()[0])
 
 
 def _now_sql() -> RawSQL:

@@ -28,9 +28,10 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection
 from django.db.models import Count
 
+from accessmgr.db import db_datetime, db_now
 from jobs.dialects import notification_insert_sql
 from jobs.emails import email_build
-from jobs.lock import JobLock, LockLost, db_datetime, db_now, lock_acquire
+from jobs.lock import JobLock, LockLost, lock_acquire
 from jobs.models import JobRun, NotificationJobRun
 from requests_app.models import NEVER_EXPIRES, ExpiryNotification, UserAccessRequest
 

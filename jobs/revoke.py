@@ -34,12 +34,13 @@ from datetime import datetime
 from django.conf import settings
 from django.db import connection, transaction
 
+from accessmgr.db import db_now
 from jobs.dialects import (
     revocations_insert_sql,
     revocations_update_insert_sql,
     revocations_update_returning_sql,
 )
-from jobs.lock import JobLock, db_now, lock_acquire
+from jobs.lock import JobLock, lock_acquire
 from jobs.models import JobRun, RevokeExpiredJobRun
 from requests_app.models import UserAccessRequest
 from requests_app.selectors import access_request_expired

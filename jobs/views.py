@@ -9,7 +9,8 @@ from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST, require_safe
 
-from jobs.lock import LockHeld, LockLost, db_now, lock_status, lock_status_cached
+from accessmgr.db import db_now
+from jobs.lock import LockHeld, LockLost, lock_status, lock_status_cached
 from jobs.models import JOB_MODELS, NotificationJobRun, RevokeExpiredJobRun
 from jobs.notifications import (
     NotificationJobFailed,

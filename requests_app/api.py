@@ -19,8 +19,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.csrf import csrf_failure as default_csrf_failure
 
+from accessmgr.db import db_now
 from accessmgr.http import json_error, method_not_allowed
-from jobs.lock import db_now
 from requests_app import selectors, services
 from requests_app.forms import AccessRequestForm
 from requests_app.models import UserAccessRequest

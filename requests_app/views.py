@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from jobs.lock import db_now
+from accessmgr.db import db_now
 from requests_app import selectors, services
 from requests_app.forms import AccessRequestForm
 

@@ -106,7 +106,7 @@ def make_request(db):
     Request_Ids are REQ-TEST-0001, … unless given; times are relative to the database's now."""
     from datetime import timedelta
 
-    from jobs.lock import db_now
+    from accessmgr.db import db_now
     from requests_app.models import UserAccessRequest
 
     counter = iter(range(1, 10**6))

@@ -50,7 +50,8 @@ def race_worker(
 
         from django.db import connection
 
-        from jobs.lock import LockHeld, db_now, lock_acquire
+        from accessmgr.db import db_now
+        from jobs.lock import LockHeld, lock_acquire
         from jobs.models import JOB_MODELS
 
         job = JOB_MODELS[job_key]

@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from jobs.lock import db_now, lock_acquire
+from accessmgr.db import db_now
+from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 
 URLS = {

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from jobs.lock import db_now
+from accessmgr.db import db_now
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 
 ADMIN_MODELS = {"revokeexpiredjobrun": RevokeExpiredJobRun, "notificationjobrun": NotificationJobRun}

@@ -1,6 +1,7 @@
 import pytest
 
-from jobs.lock import LockHeld, db_now, lock_acquire, lock_status
+from accessmgr.db import db_now
+from jobs.lock import LockHeld, lock_acquire, lock_status
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 
 

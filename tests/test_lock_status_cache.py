@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 import jobs.lock
-from jobs.lock import db_now, lock_acquire, lock_status_cached
+from accessmgr.db import db_now
+from jobs.lock import lock_acquire, lock_status_cached
 from jobs.models import JOB_MODELS, NotificationJobRun, RevokeExpiredJobRun
 from tests.conftest import django_start
 

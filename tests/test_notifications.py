@@ -12,7 +12,8 @@ from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.db import connection, connections
 
 import jobs.dialects
-from jobs.lock import LockHeld, LockLost, db_now, lock_acquire, lock_status
+from accessmgr.db import db_now
+from jobs.lock import LockHeld, LockLost, lock_acquire, lock_status
 from jobs.models import NotificationJobRun
 from jobs.notifications import (
     NotificationJobFailed,

@@ -6,7 +6,8 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from jobs.lock import db_now, lock_acquire
+from accessmgr.db import db_now
+from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun
 from requests_app.models import ExpiryNotification
 from tests.test_notifications import expiry_in, request_create

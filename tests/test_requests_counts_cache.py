@@ -9,7 +9,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from jobs.lock import db_now
+from accessmgr.db import db_now
 from requests_app import selectors
 from requests_app.models import RevokedAccess, UserAccessRequest
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from jobs.lock import db_now
+from accessmgr.db import db_now
 from requests_app.models import NEVER_EXPIRES, UserAccessRequest
 from requests_app.services import access_request_create, access_request_expires_on
 

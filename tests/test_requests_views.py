@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from jobs.lock import db_now
+from accessmgr.db import db_now
 from requests_app.models import NEVER_EXPIRES, RevokedAccess, UserAccessRequest
 
 ALL = reverse("requests_app:all_requests")

@@ -10,7 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import jobs.revoke
-from jobs.lock import LockHeld, db_now, lock_acquire, lock_status
+from accessmgr.db import db_now
+from jobs.lock import LockHeld, lock_acquire, lock_status
 from jobs.models import RevokeExpiredJobRun
 from jobs.revoke import (
     NOTHING_TO_REVOKE,

@@ -8,7 +8,8 @@ import time
 import pytest
 from django.core.management import call_command
 
-from jobs.lock import db_now, lock_acquire
+from accessmgr.db import db_now
+from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun
 from requests_app.models import ExpiryNotification
 from tests.conftest import PYTHON, ROOT

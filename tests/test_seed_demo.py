@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from jobs.lock import db_now
+from accessmgr.db import db_now
 from requests_app.models import NEVER_EXPIRES, ExpiryNotification, RevokedAccess, UserAccessRequest
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from jobs.lock import db_now
+from accessmgr.db import db_now
 from requests_app.models import NEVER_EXPIRES, ExpiryNotification, RevokedAccess, UserAccessRequest
 
 DEMO_PREFIX = "REQ-DEMO-"

@@ -1,0 +1,26 @@
+"""The database clock, for every app: times come from the database, never the app server
+(servers behind a load balancer disagree)."""
+
+from datetime import UTC, datetime
+
+from django.db import connection
+from django.utils.dateparse import parse_datetime
+
+from jobs.dialects import dialect_for
+
+
+def db_datetime(value: datetime | str) -> datetime:
+    """A UTC time read by raw SQL, as an aware datetime (SQLite gives text, SQL Server a
+    naive datetime, PostgreSQL an aware one)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def db_now() -> datetime:
+    """The database's current UTC time, as an aware datetime."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {dialect_for().now}", [])
+        return db_datetime(cursor.fetchone()[0])
