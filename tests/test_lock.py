@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 from django.db import connection, transaction
 
+from accessmgr.db import db_now
 from jobs.lock import (
     LockHeld,
     LockLost,
-    db_now,
     lock_acquire,
     lock_run,
     lock_status,
