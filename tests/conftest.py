@@ -13,6 +13,7 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
+PASSWORD = "correct horse battery"  # every user the fixtures create
 
 
 @pytest.fixture
@@ -25,13 +26,13 @@ def postgres_only(db):
 
 @pytest.fixture
 def user(db) -> User:
-    return User.objects.create_user("alice", "alice@example.com", "correct horse battery")
+    return User.objects.create_user("alice", "alice@example.com", PASSWORD)
 
 
 @pytest.fixture
 def operator(db) -> User:
     """A user allowed to run both jobs."""
-    op = User.objects.create_user("olivia", "olivia@example.com", "correct horse battery")
+    op = User.objects.create_user("olivia", "olivia@example.com", PASSWORD)
     op.user_permissions.add(
         *Permission.objects.filter(codename__in=["run_revoke_job", "run_notification_job"])
     )
