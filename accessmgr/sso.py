@@ -110,7 +110,7 @@ class CallbackView(OIDCAuthenticationCallbackView):
         try:
             return super().get(request)
         except SuspiciousOperation:  # a state this session never sent: a replayed or forged answer
-            request.sso_refused = "The answer does not belong to this browser's login. Start again."
+            request.sso_refused = "the answer does not belong to this browser's login. Start again."
             return self.login_failure()
 
     def login_failure(self):
@@ -145,7 +145,7 @@ class OidcBackend(OIDCAuthenticationBackend):
         except SsoRefused as refused:
             logger.warning("SSO login refused", extra={"reason": str(refused)})
             request.sso_refused = str(refused)
-        except (SuspiciousOperation, requests.RequestException, ValueError) as exc:
+        except (SuspiciousOperation, requests.RequestException, jwt.InvalidTokenError, ValueError) as exc:
             logger.warning("SSO login failed", extra={"error": str(exc)})
             request.sso_refused = "the identity provider's answer could not be used."
         return None
@@ -170,10 +170,21 @@ class OidcBackend(OIDCAuthenticationBackend):
             raise SsoRefused(f"the identity token is not valid ({exc}).") from None
 
     def retrieve_matching_jwk(self, token):
-        try:
-            return super().retrieve_matching_jwk(token)
-        except SuspiciousOperation:  # no key of the provider's has the token's key id
-            raise SsoRefused("the identity token's signature is not valid (unknown signing key).") from None
+        """The provider's signing key for `token`: the one with its key id, or with none given
+        (some providers send none), the only key for its algorithm."""
+        response = requests.get(self.OIDC_OP_JWKS_ENDPOINT, timeout=settings.OIDC_TIMEOUT)
+        response.raise_for_status()
+        header = jwt.get_unverified_header(token)
+        keys = [
+            key
+            for key in response.json().get("keys", [])
+            if key.get("alg", header.get("alg")) == header.get("alg") and key.get("use", "sig") == "sig"
+        ]
+        if "kid" in header:
+            keys = [key for key in keys if key.get("kid") == header["kid"]]
+        if len(keys) != 1:
+            raise SsoRefused("the identity token's signature is not valid (unknown signing key).")
+        return jwt.PyJWK(keys[0])
 
     def _email(self, claims: dict) -> str:
         email = claims.get(settings.OIDC_EMAIL_CLAIM)
