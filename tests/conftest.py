@@ -39,6 +39,16 @@ def operator(db) -> User:
     return op
 
 
+def sso_configure(settings, issuer: str) -> str:
+    """Single sign-on on, for the OIDC provider at `issuer` (what OIDC_ISSUER, OIDC_CLIENT_ID
+    and OIDC_CLIENT_SECRET set); `settings` is pytest-django's fixture."""
+    settings.OIDC_ISSUER = issuer
+    settings.SSO_ENABLED = True
+    settings.OIDC_RP_CLIENT_ID = "accessmgr"
+    settings.OIDC_RP_CLIENT_SECRET = "client-secret"
+    return issuer
+
+
 @pytest.fixture
 def user_client(client, user):
     client.force_login(user)

@@ -11,7 +11,7 @@ import requests
 from django.contrib.auth.models import User
 from oidc_provider_mock import run_server_in_thread
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, sso_configure
 
 
 def _serve(**options):
@@ -26,12 +26,7 @@ def provider():
 
 @pytest.fixture
 def sso(settings, provider):
-    """The app configured for `provider` (what OIDC_ISSUER/OIDC_CLIENT_ID/... set)."""
-    settings.OIDC_ISSUER = provider
-    settings.SSO_ENABLED = True
-    settings.OIDC_RP_CLIENT_ID = "accessmgr"
-    settings.OIDC_RP_CLIENT_SECRET = "client-secret"
-    return provider
+    return sso_configure(settings, provider)
 
 
 def idp_user(provider: str, sub: str, **claims) -> None:
@@ -122,10 +117,7 @@ def test_a_token_with_a_bad_signature_is_refused(client, sso, settings, db):
 
 def test_an_expired_token_is_refused(client, settings, db):
     with _serve(access_token_max_age=timedelta(minutes=-5)) as expired:
-        provider = f"http://localhost:{expired.server_port}"
-        settings.OIDC_ISSUER = provider
-        settings.SSO_ENABLED = True
-        settings.OIDC_RP_CLIENT_ID, settings.OIDC_RP_CLIENT_SECRET = "accessmgr", "client-secret"
+        provider = sso_configure(settings, f"http://localhost:{expired.server_port}")
         idp_user(provider, "old-1", email="old@example.com")
         response = sso_login(client, "old-1")
     assert_refused(client, response, "the identity token has expired. Log in again.")
@@ -151,9 +143,7 @@ def test_a_callback_this_browser_did_not_start_is_refused(client, sso, db):
 
 
 def test_an_unreachable_provider_is_a_message_not_an_error(client, settings, db):
-    settings.OIDC_ISSUER = "http://127.0.0.1:9"
-    settings.SSO_ENABLED = True
-    settings.OIDC_RP_CLIENT_ID, settings.OIDC_RP_CLIENT_SECRET = "accessmgr", "client-secret"
+    sso_configure(settings, "http://127.0.0.1:9")  # nothing listens there
     assert_refused(
         client, client.get("/oidc/authenticate/"), "the identity provider cannot be reached. Try again later."
     )

@@ -8,18 +8,15 @@ import requests
 from oidc_provider_mock import run_server_in_thread
 from playwright.sync_api import expect
 
+from tests.conftest import sso_configure
+
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def provider(settings):
     with run_server_in_thread(require_nonce=True) as server:
-        url = f"http://localhost:{server.server_port}"
-        settings.OIDC_ISSUER = url
-        settings.SSO_ENABLED = True
-        settings.OIDC_RP_CLIENT_ID = "accessmgr"
-        settings.OIDC_RP_CLIENT_SECRET = "client-secret"
-        yield url
+        yield sso_configure(settings, f"http://localhost:{server.server_port}")
 
 
 def test_log_in_through_the_provider_and_land_on_the_start_page(open_page, provider, live_server, db):
