@@ -11,7 +11,7 @@ import requests
 from django.contrib.auth.models import User
 from oidc_provider_mock import run_server_in_thread
 
-from .conftest import PASSWORD, sso_configure
+from .conftest import PASSWORD, django_start, sso_configure
 
 
 def _serve(**options):
@@ -165,3 +165,15 @@ def test_with_password_login_off_only_sso_is_offered(client, sso, settings, user
         assert "Password login is turned off here" in refused.content.decode()
         assert "_auth_user_id" not in client.session
     assert client.get("/admin/login/?next=/admin/")["Location"] == "/login/?next=/admin/"
+
+
+def test_password_login_off_without_sso_stops_start_up_naming_it():
+    result = django_start(None, "", PASSWORD_LOGIN="0", OIDC_ISSUER="")
+    assert result.returncode != 0
+    assert "PASSWORD_LOGIN=0 needs single sign-on: set OIDC_ISSUER" in result.stderr
+
+
+def test_an_issuer_without_its_client_stops_start_up_naming_them():
+    result = django_start(None, "", OIDC_ISSUER="https://login.example.com", OIDC_CLIENT_ID="")
+    assert result.returncode != 0
+    assert "OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set" in result.stderr
