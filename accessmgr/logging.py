@@ -39,3 +39,15 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack_info"] = self.formatStack(record.stack_info)
         return json.dumps(entry, default=_jsonable, ensure_ascii=False)
+
+
+class ClientErrorsAsWarnings(logging.Filter):
+    """Django logs a client's bad request (DisallowedHost, too many fields, a body too large:
+    the `django.security.*` loggers) at ERROR, so anyone could page the on-call person, who
+    alerts on ERROR. They are 400s: logged here at WARNING, without a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("django.security.") and record.levelno == logging.ERROR:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+        return True

@@ -3,6 +3,7 @@ from urllib.parse import urlsplit
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, JsonResponse
+from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 
 
@@ -31,3 +32,18 @@ class ApiLoginRequiredMiddleware(LoginRequiredMiddleware):
             parts = urlsplit(current)
             return parts.path + (f"?{parts.query}" if parts.query else "")
         return "/"
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: private, no-store` on every response that has no Cache-Control of its
+    own: pages and API answers list people's emails and must not stay in a browser's cache
+    after logout. Static files never get here (whitenoise answers them above)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            patch_cache_control(response, private=True, no_store=True)
+        return response

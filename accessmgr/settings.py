@@ -6,9 +6,11 @@ A bad value stops start-up with ImproperlyConfigured naming the variable.
 
 import os
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -84,8 +86,30 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Content-Security-Policy (django-csp): scripts only from this site or with the page's nonce.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", "'unsafe-inline'"],  # htmx's indicator style, the admin's style attributes
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Request bodies: no view takes files, so uploaded files are never stored (memory or disk), and a
+# body larger than DATA_UPLOAD_MAX_MEMORY_SIZE is refused with 400 (the JSON API answers 413).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
+FILE_UPLOAD_HANDLERS = ["accessmgr.uploads.RefuseFilesUploadHandler"]
+# Error reports and the DEBUG page hide settings and environment values that look secret.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "accessmgr.debug.SecretsHiddenFilter"
+
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accessmgr.apps.AccessmgrConfig",  # deployment checks (accessmgr/checks.py)
+    "accessmgr.apps.AdminConfig",  # django.contrib.admin with guarded list filters (accessmgr/admin.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -93,13 +117,16 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "requests_app",
     "jobs",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "accessmgr.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -108,6 +135,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the lockout page (429)
 ]
 
 ROOT_URLCONF = env_str("ROOT_URLCONF", "accessmgr.urls")  # bench/ serves its own URLconf (bench/urls.py)
@@ -123,6 +151,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -133,10 +162,11 @@ TEMPLATES = [
 # DATABASE_URL: sqlite:///path, postgres://user@host:5432/name, or mssqlms://user:pw@host:1433/name
 # (dj-database-url maps mssql:// to an old, different engine; mssqlms:// selects mssql-django).
 
-DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'accessmgr.sqlite3'}"
+# Lowercase on purpose: not a Django setting, so the debug page never lists the URL (and its password).
+_database_url = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'accessmgr.sqlite3'}"
 DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 20, minimum=1)
 try:
-    _db = dj_database_url.parse(DATABASE_URL)
+    _db = dj_database_url.parse(_database_url)
 except Exception as exc:  # dj-database-url raises several types for a bad URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 
@@ -192,13 +222,56 @@ AUTH_PASSWORD_VALIDATORS = [
 # default PBKDF2 costs ~0.3 s per user created. Never set a weak hasher in production.
 if env_list("PASSWORD_HASHERS"):
     PASSWORD_HASHERS = env_list("PASSWORD_HASHERS")
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "jobs.auth.StaffRunsJobsBackend",  # staff may run the jobs
-]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "requests_app:all_requests"
 LOGOUT_REDIRECT_URL = "login"
+
+# Password login (/login/ and /admin/login/): on for development and as an option next to SSO.
+# PASSWORD_LOGIN=0 leaves only single sign-on: the login page offers SSO, password POSTs get 403.
+PASSWORD_LOGIN = env_bool("PASSWORD_LOGIN", True)
+
+# Single sign-on with OpenID Connect (mozilla-django-oidc, accessmgr/sso.py). On when OIDC_ISSUER
+# is set; the endpoints and keys come from its discovery document, fetched on first use.
+OIDC_ISSUER = env_str("OIDC_ISSUER").rstrip("/")
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+OIDC_EMAIL_CLAIM = env_str("OIDC_EMAIL_CLAIM", "email")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM")  # empty: staff and job permissions are set in the admin
+OIDC_STAFF_GROUPS = env_list("OIDC_STAFF_GROUPS")
+OIDC_REVOKE_JOB_GROUPS = env_list("OIDC_REVOKE_JOB_GROUPS")
+OIDC_NOTIFICATION_JOB_GROUPS = env_list("OIDC_NOTIFICATION_JOB_GROUPS")
+OIDC_TIMEOUT = env_float("OIDC_TIMEOUT", 10, minimum=0.1)
+OIDC_USE_PKCE = True
+SSO_ENABLED = bool(OIDC_ISSUER)
+if SSO_ENABLED and not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+    raise ImproperlyConfigured("OIDC_ISSUER is set: OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set too")
+if not PASSWORD_LOGIN and not SSO_ENABLED:
+    raise ImproperlyConfigured("PASSWORD_LOGIN=0 needs single sign-on: set OIDC_ISSUER (nobody could log in)")
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out user and IP before any check
+    # Passwords, and everyone's permissions; with PASSWORD_LOGIN=0 permissions only.
+    "django.contrib.auth.backends.ModelBackend"
+    if PASSWORD_LOGIN
+    else "accessmgr.auth.PermissionsOnlyBackend",
+    "jobs.auth.StaffRunsJobsBackend",  # staff may run the jobs
+    "accessmgr.sso.OidcBackend",  # answers only the SSO callback, and only when SSO_ENABLED
+]
+
+# Login throttling (django-axes): LOGIN_FAILURE_LIMIT wrong passwords for one username from one
+# client IP lock that pair out for LOGIN_COOLOFF_SECONDS (the lockout page answers 429); a
+# success before then resets the count. Lockouts are listed in the admin (Axes: Access attempts).
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_float("LOGIN_COOLOFF_SECONDS", 900, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accessmgr.auth.locked_out"
+AXES_CLIENT_IP_CALLABLE = "accessmgr.auth.client_ip"
+AXES_VERBOSE = False
+# Behind N proxies that each append to X-Forwarded-For, the client is the Nth address from the right.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 
 # --- Time and display ---------------------------------------------------------
@@ -303,7 +376,10 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "accessmgr.logging.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "filters": {"client_errors": {"()": "accessmgr.logging.ClientErrorsAsWarnings"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["client_errors"]}
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "jobs": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},

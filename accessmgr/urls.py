@@ -2,12 +2,17 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accessmgr import auth, sso
 from accessmgr.health import healthz
+from accessmgr.openapi import openapi_json
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("oidc/authenticate/", sso.AuthenticateView.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", sso.CallbackView.as_view(), name="oidc_authentication_callback"),
+    path("api/openapi.json", openapi_json, name="openapi_json"),
     path("admin/", admin.site.urls),
     path("", include("requests_app.urls")),
     path("", include("jobs.urls")),

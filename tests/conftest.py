@@ -13,6 +13,7 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
+PASSWORD = "correct horse battery"  # every user the fixtures create
 
 
 @pytest.fixture
@@ -25,17 +26,27 @@ def postgres_only(db):
 
 @pytest.fixture
 def user(db) -> User:
-    return User.objects.create_user("alice", "alice@example.com", "correct horse battery")
+    return User.objects.create_user("alice", "alice@example.com", PASSWORD)
 
 
 @pytest.fixture
 def operator(db) -> User:
     """A user allowed to run both jobs."""
-    op = User.objects.create_user("olivia", "olivia@example.com", "correct horse battery")
+    op = User.objects.create_user("olivia", "olivia@example.com", PASSWORD)
     op.user_permissions.add(
         *Permission.objects.filter(codename__in=["run_revoke_job", "run_notification_job"])
     )
     return op
+
+
+def sso_configure(settings, issuer: str) -> str:
+    """Single sign-on on, for the OIDC provider at `issuer` (what OIDC_ISSUER, OIDC_CLIENT_ID
+    and OIDC_CLIENT_SECRET set); `settings` is pytest-django's fixture."""
+    settings.OIDC_ISSUER = issuer
+    settings.SSO_ENABLED = True
+    settings.OIDC_RP_CLIENT_ID = "accessmgr"
+    settings.OIDC_RP_CLIENT_SECRET = "client-secret"
+    return issuer
 
 
 @pytest.fixture

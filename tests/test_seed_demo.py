@@ -4,6 +4,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.http import HttpRequest
 
 from accessmgr.db import db_now
 from requests_app.models import NEVER_EXPIRES, ExpiryNotification, RevokedAccess, UserAccessRequest
@@ -95,5 +96,6 @@ def test_demo_user_with_job_permissions_when_debug_is_on(settings, client):
     user = User.objects.get(username="demo")
     assert user.has_perm("jobs.run_revoke_job") and user.has_perm("jobs.run_notification_job")
     assert "username 'demo', password 'demo'" in out
-    assert client.login(username="demo", password="demo")
+    # axes (login throttling) needs the request that authenticate() is called for
+    assert client.login(request=HttpRequest(), username="demo", password="demo")
     assert User.objects.filter(username="demo").count() == 1
