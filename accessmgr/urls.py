@@ -4,6 +4,8 @@ from django.urls import include, path
 
 from accessmgr.health import healthz
 
+handler500 = "accessmgr.errors.server_error"  # a database that is away: 503, JSON on /api/
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
