@@ -156,26 +156,31 @@ def test_database_cut_mid_run_leaves_consistent_rows_and_the_next_run_completes(
     next_run_completes_the_rest(before=before)
 
 
-def sessions_through(proxy) -> dict[int, str]:
-    """state of each PostgreSQL session that goes through the proxy, by client port."""
+def sessions_through(proxy) -> list[tuple[str, bool]]:
+    """(state, holds the run table's row lock) of each PostgreSQL session that goes through
+    the proxy. An UPDATE of the run row keeps the table's RowExclusiveLock until its
+    transaction ends; a bare BEGIN takes none."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT client_port, state FROM pg_stat_activity WHERE client_port = ANY(%s)",
-            [list(proxy.upstream_ports())],
+            "SELECT a.state, EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid "
+            "AND l.relation = %s::regclass AND l.mode = 'RowExclusiveLock') "
+            "FROM pg_stat_activity a WHERE a.client_port = ANY(%s)",
+            [connection.ops.quote_name(RevokeExpiredJobRun._meta.db_table), list(proxy.upstream_ports())],
         )
-        return dict(cursor.fetchall())
+        return cursor.fetchall()
 
 
-def pause_inside_a_transaction(proxy) -> None:
-    """Pause the proxy at a moment when the run has a chunk transaction open (so it holds
-    its row locks), as a stall of the database traffic mid-chunk would."""
+def pause_inside_a_chunk(proxy) -> None:
+    """Pause the proxy at a moment when the run has a chunk transaction open that has
+    fenced (updated) its run row, so it holds that row's lock, as a stall of the database
+    traffic mid-chunk would leave it."""
     for _ in range(200):
         proxy.pause()
-        states = wait_for(
-            lambda: (s := sessions_through(proxy)) and "active" not in s.values() and s,
+        sessions = wait_for(
+            lambda: (s := sessions_through(proxy)) and all(state != "active" for state, _ in s) and s,
             "the held sessions to settle",
         )
-        if "idle in transaction" in states.values():
+        if ("idle in transaction", True) in sessions:
             return
         proxy.resume()
         time.sleep(0.005)
@@ -185,7 +190,9 @@ def pause_inside_a_transaction(proxy) -> None:
 def test_stalled_mid_chunk_the_holder_cannot_block_the_takeover(expired, slow_proxy, proxied_env, tmp_path):
     stalled = RevokeRun(proxied_env, tmp_path, "stalled")
     wait_for(revoked_so_far, "the first chunk")
-    pause_inside_a_transaction(slow_proxy)
+    pause_inside_a_chunk(slow_proxy)
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '20s'")  # if the holder did block us: fail, not hang
     try:
         # While the holder's traffic is held (its chunk transaction open, its row locked),
         # another server's run takes over once the holder is stale: PostgreSQL ends the
