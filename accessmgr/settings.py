@@ -270,7 +270,7 @@ if JOB_HEARTBEAT_SECONDS * 2 > JOB_STALE_AFTER_SECONDS:
 # be told apart) is started with two limits, in libpq's `options`, set at connect time and
 # kept across pool reuse: the server ends a session idle in a transaction for half the stale
 # window, and no statement waits for a lock longer than the stale window. So a stalled holder
-# delays a takeover by at most half the window. SQL Server: jobs.dialects.session_setup_sql.
+# delays a takeover by at most half the window. SQL Server: jobs.dialects.Dialect.session_setup_sql.
 DB_LOCK_TIMEOUT_MS = int(JOB_STALE_AFTER_SECONDS * 1000)
 DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = int(JOB_STALE_AFTER_SECONDS * 500)
 if DATABASES["default"]["ENGINE"] == "accessmgr.postgresql":

@@ -9,5 +9,5 @@ class JobsConfig(AppConfig):
     def ready(self):
         from accessmgr.db import connection_session_setup
 
-        # SQL Server's lock timeout on every connection (jobs.dialects.session_setup_sql).
+        # SQL Server's lock timeout on every connection (jobs.dialects.Dialect.session_setup_sql).
         connection_created.connect(connection_session_setup, dispatch_uid="accessmgr.session_setup")

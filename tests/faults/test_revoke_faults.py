@@ -17,7 +17,7 @@ from django.db import connection
 
 from jobs.lock import LockHeld
 from jobs.models import RevokeExpiredJobRun
-from jobs.revoke import revoke_expired_run
+from jobs.revoke import RevokeResult, revoke_expired_run
 from requests_app.models import RevokedAccess, UserAccessRequest
 from tests.conftest import PYTHON, ROOT
 from tests.test_revoke import make_requests
@@ -85,7 +85,7 @@ def assert_consistent() -> set[str]:
     return revoked
 
 
-def next_run_completes_the_rest(*, before: int) -> dict:
+def next_run_completes_the_rest(*, before: int) -> RevokeResult:
     """Start a run here, directly on the database, until it is not refused (a dead holder's
     row holds the lock until it is stale); it must revoke everything that was left."""
     deadline = time.monotonic() + WAIT_SECONDS
@@ -96,7 +96,7 @@ def next_run_completes_the_rest(*, before: int) -> dict:
         except LockHeld:
             assert time.monotonic() < deadline, "the dead holder's lock never went stale"
             time.sleep(0.05)
-    assert result["revokedCount"] == EXPIRED - before
+    assert result.revoked_count == EXPIRED - before
     assert not UserAccessRequest.objects.filter(status="Active").exists()
     assert len(assert_consistent()) == EXPIRED
     return result
@@ -129,7 +129,7 @@ def test_killed_mid_run_leaves_consistent_rows_and_the_next_run_takes_over(
 
     result = next_run_completes_the_rest(before=before)
     killed.refresh_from_db()
-    assert killed.status == "Abandoned" and result["jobId"] in killed.error_message
+    assert killed.status == "Abandoned" and result.job_id in killed.error_message
 
 
 @pytest.mark.parametrize("refuse", [False, True], ids=["cut", "cut-and-refuse"])
@@ -205,5 +205,5 @@ def test_stalled_mid_chunk_the_holder_cannot_block_the_takeover(expired, slow_pr
     assert code == 1, stalled.stderr  # its session was ended, its lock taken over
 
     holder = RevokeExpiredJobRun.objects.get(started_by__startswith="stalled:")
-    assert holder.status == "Abandoned" and result["jobId"] in holder.error_message
+    assert holder.status == "Abandoned" and result.job_id in holder.error_message
     assert len(assert_consistent()) == EXPIRED  # nothing written twice once it resumed
