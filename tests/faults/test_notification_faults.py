@@ -7,15 +7,11 @@ Expected to fail until the lease fences itself (issue 13): today a stalled run k
 sending after the takeover, and a delivered reminder whose INSERT failed is reported
 "failed" and sent again by the next run."""
 
-import json
-import subprocess
-import time
-
 import pytest
 
 from jobs.models import NotificationJobRun
 from requests_app.models import ExpiryNotification
-from tests.conftest import PYTHON, ROOT
+from tests.faults.child import ManageCommand, wait_for
 from tests.test_notifications import requests_create
 
 pytestmark = [
@@ -33,44 +29,16 @@ JOB_SETTINGS = {
     "DB_POOL_TIMEOUT": "2",
     "LOG_FORMAT": "plain",
 }
-WAIT_SECONDS = 60
 
 
-class NotifyRun:
-    """`manage.py run_notifications --json` in a child process, mailing the sink."""
-
-    def __init__(self, env: dict, sink, log_dir, name: str):
-        self.log = open(log_dir / f"{name}.log", "w+")  # noqa: SIM115 - closed in wait()
-        self.out = open(log_dir / f"{name}.out", "w+")  # noqa: SIM115 - closed in wait()
-        self.process = subprocess.Popen(
-            [PYTHON, "manage.py", "run_notifications", "--json"],
-            cwd=ROOT,
-            env={**env, **JOB_SETTINGS, **sink.email_env(), "SERVER_NAME": name},
-            stdout=self.out,
-            stderr=self.log,
-        )
-
-    def wait(self) -> tuple[int, dict | None]:
-        code = self.process.wait(timeout=WAIT_SECONDS)
-        self.out.seek(0)
-        lines = self.out.read().strip().splitlines()
-        self.out.close()
-        self.log.close()
-        return code, json.loads(lines[-1]) if lines and lines[-1].startswith("{") else None
-
-
-def wait_for(condition, what: str):
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.01)
-    return value
+def notify_run(env: dict, sink, log_dir, name: str) -> ManageCommand:
+    env = {**env, **JOB_SETTINGS, **sink.email_env()}
+    return ManageCommand(["run_notifications", "--json"], env=env, log_dir=log_dir, name=name)
 
 
 def run_until_not_refused(env, sink, log_dir, name: str) -> tuple[int, dict | None]:
     for attempt in range(50):
-        code, result = NotifyRun(env, sink, log_dir, f"{name}-{attempt}").wait()
+        code, result = notify_run(env, sink, log_dir, f"{name}-{attempt}").wait()
         if code != 75:
             return code, result
     pytest.fail("the stalled holder's lock never went stale")
@@ -91,7 +59,7 @@ def test_a_stalled_holder_sends_nothing_after_another_server_takes_over(
     due, db_proxy, proxied_env, child_env, smtp_sink, tmp_path
 ):
     db_proxy.delay(0.01)
-    stalled = NotifyRun(proxied_env, smtp_sink, tmp_path, "stalled")
+    stalled = notify_run(proxied_env, smtp_sink, tmp_path, "stalled")
     wait_for(lambda: len(smtp_sink.delivered) >= 10, "the first sends")
     db_proxy.pause()  # its database traffic stalls; its SMTP traffic does not go through the proxy
     try:
@@ -113,7 +81,7 @@ def test_a_database_cut_mid_run_sends_nothing_twice(
     due, db_proxy, proxied_env, child_env, smtp_sink, tmp_path
 ):
     db_proxy.delay(0.01)
-    cut = NotifyRun(proxied_env, smtp_sink, tmp_path, "cut")
+    cut = notify_run(proxied_env, smtp_sink, tmp_path, "cut")
     wait_for(lambda: len(smtp_sink.delivered) >= 10, "the first sends")
     db_proxy.cut()  # the records in flight fail; their emails were delivered
     cut.wait()

@@ -6,9 +6,7 @@ request is recorded twice, and the next run revokes the rest.
 The proxy adds a few ms to each round trip so a run spans its 40 chunks long enough to be
 caught in the middle; the app itself never sleeps."""
 
-import json
 import signal
-import subprocess
 import time
 from datetime import timedelta
 
@@ -19,7 +17,7 @@ from jobs.lock import LockHeld
 from jobs.models import RevokeExpiredJobRun
 from jobs.revoke import RevokeResult, revoke_expired_run
 from requests_app.models import RevokedAccess, UserAccessRequest
-from tests.conftest import PYTHON, ROOT
+from tests.faults.child import WAIT_SECONDS, ManageCommand, wait_for
 from tests.test_revoke import make_requests
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -33,41 +31,10 @@ JOB_SETTINGS = {
     "LOG_FORMAT": "plain",
 }
 ROUND_TRIP_DELAY = 0.01
-WAIT_SECONDS = 60  # the most any step below waits for something that must happen
 
 
-class RevokeRun:
-    """`manage.py run_revoke --json` in a child process."""
-
-    def __init__(self, env: dict, log_dir, name: str):
-        self.log = open(log_dir / f"{name}.log", "w+")  # noqa: SIM115 - closed in wait()
-        self.out = open(log_dir / f"{name}.out", "w+")  # noqa: SIM115 - closed in wait()
-        self.process = subprocess.Popen(
-            [PYTHON, "manage.py", "run_revoke", "--json"],
-            cwd=ROOT,
-            env={**env, **JOB_SETTINGS, "SERVER_NAME": name},
-            stdout=self.out,
-            stderr=self.log,
-        )
-
-    def wait(self) -> tuple[int, dict | None]:
-        code = self.process.wait(timeout=WAIT_SECONDS)
-        self.out.seek(0)
-        lines = self.out.read().strip().splitlines()
-        self.log.seek(0)
-        self.stderr = self.log.read()
-        self.out.close()
-        self.log.close()
-        return code, json.loads(lines[-1]) if lines else None
-
-
-def wait_for(condition, what: str):
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.01)
-    return value
+def revoke_run(env: dict, log_dir, name: str) -> ManageCommand:
+    return ManageCommand(["run_revoke", "--json"], env={**env, **JOB_SETTINGS}, log_dir=log_dir, name=name)
 
 
 def revoked_so_far() -> int:
@@ -117,7 +84,7 @@ def slow_proxy(db_proxy):
 def test_killed_mid_run_leaves_consistent_rows_and_the_next_run_takes_over(
     expired, slow_proxy, proxied_env, tmp_path
 ):
-    run = RevokeRun(proxied_env, tmp_path, "killed")
+    run = revoke_run(proxied_env, tmp_path, "killed")
     wait_for(revoked_so_far, "the first chunk")
     run.process.send_signal(signal.SIGKILL)
     assert run.wait()[0] == -signal.SIGKILL
@@ -136,7 +103,7 @@ def test_killed_mid_run_leaves_consistent_rows_and_the_next_run_takes_over(
 def test_database_cut_mid_run_leaves_consistent_rows_and_the_next_run_completes(
     refuse, expired, slow_proxy, proxied_env, tmp_path
 ):
-    run = RevokeRun(proxied_env, tmp_path, "cut")
+    run = revoke_run(proxied_env, tmp_path, "cut")
     wait_for(revoked_so_far, "the first chunk")
     slow_proxy.cut(refuse=refuse)
     code, result = run.wait()
@@ -188,7 +155,7 @@ def pause_inside_a_chunk(proxy) -> None:
 
 
 def test_stalled_mid_chunk_the_holder_cannot_block_the_takeover(expired, slow_proxy, proxied_env, tmp_path):
-    stalled = RevokeRun(proxied_env, tmp_path, "stalled")
+    stalled = revoke_run(proxied_env, tmp_path, "stalled")
     wait_for(revoked_so_far, "the first chunk")
     pause_inside_a_chunk(slow_proxy)
     with connection.cursor() as cursor:
