@@ -3,10 +3,11 @@
 
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
-from jobs.dialects import dialect_for
+from jobs.dialects import DIALECTS, dialect_for
 
 
 def db_datetime(value: datetime | str) -> datetime:
@@ -24,3 +25,13 @@ def db_now() -> datetime:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {dialect_for().now}", [])
         return db_datetime(cursor.fetchone()[0])
+
+
+def connection_session_setup(sender, connection, **kwargs) -> None:
+    """connection_created receiver: the dialect's per-session settings (SQL Server's lock
+    timeout), on every new connection of every thread."""
+    dialect = DIALECTS.get(connection.vendor)
+    sql = dialect.session_setup_sql(settings.DB_LOCK_TIMEOUT_MS) if dialect else None
+    if sql:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)

@@ -14,6 +14,13 @@ class ApiLoginRequiredMiddleware(LoginRequiredMiddleware):
     whole page to the login page (HX-Redirect) instead of swapping the login form into a
     fragment of it."""
 
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        # Django reads the user (the session table) first; a view open to everyone is
+        # decided without it, so /healthz and the login page work while the database is away.
+        if not getattr(view_func, "login_required", True):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)
+
     def handle_no_permission(self, request, view_func):
         if request.path.startswith("/api/"):
             return JsonResponse({"message": "Authentication required."}, status=401)

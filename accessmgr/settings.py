@@ -183,13 +183,19 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     # Django's built-in psycopg pool: job worker threads borrow from it, so the number of
     # connections is bounded by DB_POOL_MAX_SIZE, not by the number of tasks.
-    # A request (or /healthz) waits at most DB_POOL_TIMEOUT for a connection, then fails.
+    # A request waits at most DB_POOL_TIMEOUT for a connection, then fails (503).
+    # accessmgr.postgresql is Django's backend whose pool tests a connection (one empty
+    # query) before handing it out, and sweeps the idle ones when it finds a broken one (a
+    # database restart or a network reset), so no request gets a dead connection.
+    _db["ENGINE"] = "accessmgr.postgresql"
     _db["OPTIONS"] = {
+        **_db.get("OPTIONS", {}),
+        "connect_timeout": env_int("DB_CONNECT_TIMEOUT", 5, minimum=2),
         "pool": {
             "min_size": 1,
             "max_size": DB_POOL_MAX_SIZE,
             "timeout": env_float("DB_POOL_TIMEOUT", 10, minimum=0.1),
-        }
+        },
     }
     _db["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME") or None}
 elif _db["ENGINE"] == "mssql":
@@ -200,7 +206,7 @@ elif _db["ENGINE"] == "mssql":
     if env_bool("MSSQL_PYTHON_DRIVER", False):
         _db["OPTIONS"]["python_driver"] = "mssql-python"
     _db["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME") or None}
-if _db["ENGINE"] != "django.db.backends.postgresql":
+if _db["ENGINE"] != "accessmgr.postgresql":
     # Keep a connection per server thread instead of opening one per request (SQLite's
     # connect + PRAGMAs cost ~1 ms); PostgreSQL uses its pool instead, which excludes this.
     _db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
@@ -332,6 +338,20 @@ if JOB_HEARTBEAT_SECONDS * 2 > JOB_STALE_AFTER_SECONDS:
         f"(got {JOB_HEARTBEAT_SECONDS} and {JOB_STALE_AFTER_SECONDS}); otherwise a healthy "
         "run could be taken over between two heartbeats"
     )
+# A run that stalls inside a transaction holds row locks a takeover must wait for. On
+# PostgreSQL every connection (a job run from a page shares the request pool, so they cannot
+# be told apart) is started with two limits, in libpq's `options`, set at connect time and
+# kept across pool reuse: the server ends a session idle in a transaction for half the stale
+# window, and no statement waits for a lock longer than the stale window. So a stalled holder
+# delays a takeover by at most half the window. SQL Server: jobs.dialects.Dialect.session_setup_sql.
+DB_LOCK_TIMEOUT_MS = int(JOB_STALE_AFTER_SECONDS * 1000)
+DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = int(JOB_STALE_AFTER_SECONDS * 500)
+if DATABASES["default"]["ENGINE"] == "accessmgr.postgresql":
+    _options = DATABASES["default"]["OPTIONS"]
+    _options["options"] = (
+        f"{_options.get('options', '')} -c lock_timeout={DB_LOCK_TIMEOUT_MS} "
+        f"-c idle_in_transaction_session_timeout={DB_IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+    ).strip()
 REVOKE_DELAY_SECONDS = env_float("REVOKE_DELAY_SECONDS", 15)
 REVOKE_CHUNK_SIZE = env_int("REVOKE_CHUNK_SIZE", 1000, minimum=1)
 NOTIFY_SEND_DELAY_SECONDS = env_float("NOTIFY_SEND_DELAY_SECONDS", 10)
@@ -347,6 +367,8 @@ if not REMINDER_DAYS or sorted(set(REMINDER_DAYS), reverse=True) != REMINDER_DAY
     raise ImproperlyConfigured("REMINDER_DAYS must be distinct, descending, non-negative days, e.g. 30,7")
 TEST_MODE = env_bool("TEST_MODE", DEBUG)
 JOB_POLL_SECONDS = env_int("JOB_POLL_SECONDS", 3, minimum=1)
+# /healthz answers 503 when its `SELECT 1` has not answered within this (a stalled database).
+HEALTHZ_TIMEOUT_SECONDS = env_float("HEALTHZ_TIMEOUT_SECONDS", 5, minimum=0.1)
 LOCK_STATUS_CACHE_SECONDS = env_float("LOCK_STATUS_CACHE_SECONDS", 1)
 if LOCK_STATUS_CACHE_SECONDS > JOB_POLL_SECONDS:
     raise ImproperlyConfigured(

@@ -6,6 +6,8 @@ from accessmgr import auth, sso
 from accessmgr.health import healthz
 from accessmgr.openapi import openapi_json
 
+handler500 = "accessmgr.errors.server_error"  # a database that is away: 503, JSON on /api/
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("login/", auth.LoginView.as_view(), name="login"),

@@ -103,6 +103,18 @@ class Dialect:
             f"VALUES (%s, %s, {self.now}, %s, %s){returning}"
         )
 
+    def session_setup_sql(self, lock_timeout_ms: int) -> str | None:
+        """What each new connection runs first (accessmgr.db.connection_session_setup), or None.
+        SQL Server: SET LOCK_TIMEOUT, so no statement waits for a lock longer than
+        `lock_timeout_ms` (error 1222 instead): a takeover blocked by a stalled holder's open
+        transaction gives up, and the next start tries again. SQL Server has no idle-in-
+        transaction limit: the holder keeps its locks until its session ends. PostgreSQL
+        gets both limits at connect time (libpq `options`, accessmgr/settings.py); SQLite
+        has its busy timeout."""
+        if self.vendor == "microsoft":
+            return f"SET LOCK_TIMEOUT {int(lock_timeout_ms)}"
+        return None
+
     def is_unique_violation(self, exc: Exception, *, table: str, column: str, constraint: str) -> bool:
         """Whether an IntegrityError is a violation of this unique constraint (on `column`)."""
         if self.vendor == "postgresql":

@@ -35,7 +35,7 @@ NOT_SQL = {"vendor", "quote"}
 # Functions that give the server's local time: the lock must never use them.
 LOCAL_TIME = re.compile(r"\b(GETDATE|SYSDATETIME|SYSDATETIMEOFFSET|CURRENT_TIMESTAMP|GETUTCDATE)\b", re.I)
 SAMPLE_LITERALS = ["'0f8fad5b-d9cb-469f-a165-70867728950e'", "'web-1:4242'", "'alice'", "'extra'"]
-SAMPLE_ARGUMENTS = {"table": JOB_TABLES, "count": [3]}
+SAMPLE_ARGUMENTS = {"table": JOB_TABLES, "count": [3], "lock_timeout_ms": [600000]}
 
 
 def fill_placeholders(sql: str, *, numbers: bool = False) -> str:
@@ -95,6 +95,16 @@ def test_microsoft_sql_never_uses_local_time_or_stray_percent_signs(name):
     # mssql-django only %-formats a statement that has parameters: a literal %% would
     # reach the server doubled in a statement without any.
     assert "%" not in text.replace("%s", ""), name
+
+
+def test_sql_server_sessions_set_the_lock_timeout_of_the_settings(settings):
+    sql = MICROSOFT.session_setup_sql(settings.DB_LOCK_TIMEOUT_MS)
+    [item] = parse_tsql(sql).expressions
+    assert item.this.this.name.upper() == "LOCK_TIMEOUT"
+    assert int(item.this.expression.name) == settings.JOB_STALE_AFTER_SECONDS * 1000
+    # PostgreSQL sets its limits at connect time (tests/test_database_sessions.py); SQLite has none.
+    assert DIALECTS["postgresql"].session_setup_sql(1) is None
+    assert DIALECTS["sqlite"].session_setup_sql(1) is None
 
 
 def test_now_is_sysutcdatetime():
