@@ -350,7 +350,9 @@ class JobLock:
         self.job.objects.filter(job_id=self.job_id, status=ABANDONED).update(
             status=FAILED,
             error_message=Concat(
-                Value(f"{error} "), Coalesce("error_message", Value("")), output_field=TextField()
+                Value(f"{error} ", output_field=TextField()),
+                Coalesce("error_message", Value("", output_field=TextField())),
+                output_field=TextField(),
             ),
             **counts,
         )
