@@ -82,3 +82,31 @@ JOB_MODELS: dict[str, type[JobRun]] = {
     "revoke": RevokeExpiredJobRun,
     "notifications": NotificationJobRun,
 }
+
+
+class ScheduledTick(models.Model):
+    """One tick of a schedule (run_scheduler), claimed by the one scheduler that runs it:
+    the unique (Job, Tick_At) lets every server try and exactly one win."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "Running"
+        COMPLETED = "Completed"
+        FAILED = "Failed"
+        REFUSED = "Refused"  # the job's lock was held (a run from a page, or a long run)
+        INTERRUPTED = "Interrupted"  # the scheduler was stopped during the run
+
+    id = models.BigAutoField(primary_key=True, db_column="Id")
+    job = models.CharField(max_length=20, db_column="Job")  # JOB_MODELS keys, or "prune"
+    tick_at = models.DateTimeField(db_column="Tick_At")
+    claimed_by = models.CharField(max_length=200, db_column="Claimed_By")
+    claimed_at = models.DateTimeField(db_column="Claimed_At")
+    finished_at = models.DateTimeField(null=True, blank=True, db_column="Finished_At")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, db_column="Outcome")
+    error_message = models.TextField(null=True, blank=True, db_column="Error_Message")
+
+    class Meta:
+        db_table = "ScheduledTick"
+        constraints = [models.UniqueConstraint(fields=["job", "tick_at"], name="scheduledtick_one_per_tick")]
+
+    def __str__(self) -> str:
+        return f"{self.job} tick {self.tick_at:%Y-%m-%d %H:%M:%S} ({self.outcome})"
