@@ -45,13 +45,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=_jsonable, ensure_ascii=False)
 
 
-_context: ContextVar[dict] = ContextVar("log_context", default={})
+_context: ContextVar[dict | None] = ContextVar("log_context", default=None)
 
 
 @contextmanager
 def log_context(**fields) -> Iterator[None]:
     """Add `fields` to every log record made in this thread inside the block."""
-    token = _context.set({**_context.get(), **fields})
+    token = _context.set({**(_context.get() or {}), **fields})
     try:
         yield
     finally:
@@ -62,7 +62,7 @@ class ContextFilter(logging.Filter):
     """Puts the log_context fields on a record (a field the caller passed wins)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for key, value in _context.get().items():
+        for key, value in (_context.get() or {}).items():
             if not hasattr(record, key):
                 setattr(record, key, value)
         return True
