@@ -86,6 +86,10 @@ class JobScheduleSummary:
     last_result: str | None  # run_result of the last run that ended (refusals left out)
     last_run_at: datetime | None
 
+    @property
+    def last_result_text(self) -> str:
+        return (self.last_result or "").replace("_", " ").capitalize()
+
 
 def job_schedule_summary(job: str) -> JobScheduleSummary:
     """The job page's schedule box: next tick, last success, last run's result."""
