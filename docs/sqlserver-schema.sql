@@ -62,7 +62,11 @@ CREATE UNIQUE INDEX [revokeexpiredjobrun_one_inprogress] ON [RevokeExpiredJobRun
 --
 -- (no-op)
 
--- Migration jobs.0003_scheduled_tick
+-- Migration jobs.0003_scheduled_tick_and_pruned_run_totals
+--
+-- Create model PrunedRunTotals
+--
+CREATE TABLE [PrunedRunTotals] ([Id] bigint NOT NULL PRIMARY KEY IDENTITY (1, 1), [Job] nvarchar(20) NOT NULL, [Metric] nvarchar(60) NOT NULL, [Value] double precision NOT NULL, CONSTRAINT [prunedruntotals_one_per_metric] UNIQUE ([Job], [Metric]));
 --
 -- Create model ScheduledTick
 --

@@ -1,18 +1,20 @@
 """Prometheus metrics read from the database at scrape time, so every gunicorn worker and
-server gives the same answer (no per-process counters). Names and meaning:
+server gives the same answer (no per-process counters). Counters are the runs in the
+history plus what pruned runs added (PrunedRunTotals). Names and meaning:
 docs/operations.md."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, Sum
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, QuerySet, Sum
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from accessmgr.db import db_now
 from jobs.lock import lock_status
-from jobs.models import JOB_MODELS, JobRun
+from jobs.models import JOB_MODELS, JobRun, PrunedRunTotals
 from jobs.monitoring import COMPLETED_WITH_FAILURES, run_result
 from jobs.notifications import pending_notifications
 from requests_app.selectors import access_request_expired
@@ -27,39 +29,44 @@ ITEMS = {
 }
 
 
-def _results(model: type[JobRun]) -> dict[str, int]:
-    counts = dict.fromkeys(RESULTS, 0)
-    has_failures = "failed_count" in {f.name for f in model._meta.concrete_fields}
-    rows = model.objects.exclude(status=Status.IN_PROGRESS).values("status")
-    if has_failures:
-        rows = rows.annotate(n=Count("id"), partly=Count("id", filter=Q(failed_count__gt=0)))
-    else:
-        rows = rows.annotate(n=Count("id"))
-    for row in rows:
-        partly = row.get("partly", 0) if row["status"] == Status.COMPLETED else 0
-        counts[run_result(status=row["status"])] += row["n"] - partly
-        counts[COMPLETED_WITH_FAILURES] += partly
-    return counts
-
-
-def _durations(model: type[JobRun]) -> dict:
-    """Bucket counts, count and sum of the durations of runs that ended by themselves."""
-    ended = model.objects.filter(status__in=[Status.COMPLETED, Status.FAILED], completed_at__isnull=False)
+def run_totals(job: str, runs: QuerySet) -> Counter:
+    """What `runs` (ended runs of `job`) add to each counter, by key: "runs:<result>",
+    "items:<label>", "duration:le:<bound>", "duration:count", "duration:sum"."""
+    runs = runs.exclude(status=Status.IN_PROGRESS)
+    totals = Counter()
+    has_failures = job == "notifications"
+    partly = {"partly": Count("id", filter=Q(failed_count__gt=0))} if has_failures else {}
+    for row in runs.values("status").annotate(n=Count("id"), **partly):
+        split = row.get("partly", 0) if row["status"] == Status.COMPLETED else 0
+        totals[f"runs:{run_result(status=row['status'])}"] += row["n"] - split
+        totals[f"runs:{COMPLETED_WITH_FAILURES}"] += split
+    sums = runs.aggregate(**{label: Sum(column) for label, column in ITEMS[job]})
+    totals.update({f"items:{label}": sums[label] or 0 for label, _ in ITEMS[job]})
+    # Durations of the runs that ended by themselves (an Abandoned run's end is its takeover).
+    ended = runs.filter(status__in=[Status.COMPLETED, Status.FAILED], completed_at__isnull=False)
     buckets = {
-        f"le{i}": Count("id", filter=Q(completed_at__lte=F("started_at") + timedelta(seconds=bound)))
-        for i, bound in enumerate(DURATION_BUCKETS)
+        f"duration:le:{bound}": Count(
+            "id", filter=Q(completed_at__lte=F("started_at") + timedelta(seconds=bound))
+        )
+        for bound in DURATION_BUCKETS
     }
     took = ExpressionWrapper(F("completed_at") - F("started_at"), output_field=DurationField())
-    return ended.aggregate(**buckets, count=Count("id"), total=Sum(took))
+    durations = ended.aggregate(**buckets, count=Count("id"), total=Sum(took))
+    totals.update({key: durations[key] for key in buckets})
+    totals["duration:count"] += durations["count"]
+    totals["duration:sum"] += durations["total"].total_seconds() if durations["total"] else 0.0
+    return totals
+
+
+def _pruned(job: str) -> Counter:
+    return Counter(dict(PrunedRunTotals.objects.filter(job=job).values_list("metric", "value")))
 
 
 class JobsCollector(Collector):
     def collect(self):
-        runs = CounterMetricFamily(
-            "accessmgr_job_runs", "Job runs in the history, by result", labels=["job", "result"]
-        )
+        runs = CounterMetricFamily("accessmgr_job_runs", "Job runs by result", labels=["job", "result"])
         items = CounterMetricFamily(
-            "accessmgr_job_items", "Items the job's runs in the history processed", labels=["job", "item"]
+            "accessmgr_job_items", "Items the job's runs processed", labels=["job", "item"]
         )
         durations = HistogramMetricFamily(
             "accessmgr_job_duration_seconds", "Duration of runs that completed or failed", labels=["job"]
@@ -73,18 +80,15 @@ class JobsCollector(Collector):
             "accessmgr_job_running", "1 while a live run holds the job's lock", labels=["job"]
         )
         for job, model in JOB_MODELS.items():
-            for result, n in _results(model).items():
+            totals = run_totals(job, model.objects.all()) + _pruned(job)
+            for result in RESULTS:
                 if result != COMPLETED_WITH_FAILURES or job == "notifications":
-                    runs.add_metric([job, result], n)
-            sums = model.objects.exclude(status=Status.IN_PROGRESS).aggregate(
-                **{label: Sum(column) for label, column in ITEMS[job]}
-            )
+                    runs.add_metric([job, result], totals[f"runs:{result}"])
             for label, _column in ITEMS[job]:
-                items.add_metric([job, label], sums[label] or 0)
-            d = _durations(model)
-            bounds = [(str(bound), d[f"le{i}"]) for i, bound in enumerate(DURATION_BUCKETS)]
-            total = d["total"].total_seconds() if d["total"] else 0.0
-            durations.add_metric([job], [*bounds, ("+Inf", d["count"])], sum_value=total)
+                items.add_metric([job, label], totals[f"items:{label}"])
+            buckets = [(str(bound), totals[f"duration:le:{bound}"]) for bound in DURATION_BUCKETS]
+            buckets.append(("+Inf", totals["duration:count"]))
+            durations.add_metric([job], buckets, sum_value=totals["duration:sum"])
             last = model.objects.filter(status=Status.COMPLETED).aggregate(last=Max("completed_at"))["last"]
             if last is not None:
                 last_success.add_metric([job], last.timestamp())

@@ -110,3 +110,22 @@ class ScheduledTick(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} tick {self.tick_at:%Y-%m-%d %H:%M:%S} ({self.outcome})"
+
+
+class PrunedRunTotals(models.Model):
+    """What pruned runs added to each /metrics counter (jobs.metrics.run_totals), so the
+    counters never go down when old history is deleted."""
+
+    id = models.BigAutoField(primary_key=True, db_column="Id")
+    job = models.CharField(max_length=20, db_column="Job")
+    metric = models.CharField(max_length=60, db_column="Metric")  # e.g. "runs:completed", "items:revoked"
+    value = models.FloatField(default=0, db_column="Value")
+
+    class Meta:
+        db_table = "PrunedRunTotals"
+        constraints = [
+            models.UniqueConstraint(fields=["job", "metric"], name="prunedruntotals_one_per_metric")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.metric} = {self.value:g}"

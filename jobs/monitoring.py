@@ -13,13 +13,23 @@ from django.utils import timezone
 
 from accessmgr.db import db_now
 from jobs.models import JOB_MODELS, JobRun
-from jobs.scheduler import job_schedule
+from jobs.schedule import Schedule, schedule_parse
 from requests_app.selectors import access_request_expired
 
 Status = JobRun.Status
 COMPLETED_WITH_FAILURES = "completed_with_failures"
 MAX_AGE_SETTINGS = {"revoke": "REVOKE_MAX_AGE_SECONDS", "notifications": "NOTIFY_MAX_AGE_SECONDS"}
 MAX_AGE_MARGIN = timedelta(minutes=1)  # for the run itself, on top of two periods
+
+
+def job_schedule(job: str) -> Schedule | None:
+    """The schedule settings give `job` ("revoke", "notifications", "prune"), None when off."""
+    text = {
+        "revoke": settings.REVOKE_SCHEDULE,
+        "notifications": settings.NOTIFY_SCHEDULE,
+        "prune": settings.HISTORY_PRUNE_SCHEDULE if settings.HISTORY_RETENTION_DAYS > 0 else "",
+    }[job]
+    return schedule_parse(text, zone=settings.SCHEDULE_TIME_ZONE)
 
 
 def run_result(*, status: str, failed_count: int | None = None) -> str:

@@ -18,10 +18,11 @@ from accessmgr.db import db_now
 from accessmgr.logging import log_context
 from jobs.lock import LockHeld, server_identity
 from jobs.models import ScheduledTick
+from jobs.monitoring import job_schedule
 from jobs.notifications import notifications_send
 from jobs.retention import history_prune
 from jobs.revoke import revoke_expired_run
-from jobs.schedule import Schedule, schedule_parse
+from jobs.schedule import Schedule
 
 logger = logging.getLogger("jobs.scheduler")
 
@@ -38,16 +39,6 @@ class ScheduledJob:
 
 def _prune() -> dict[str, int]:
     return history_prune(older_than=timedelta(days=settings.HISTORY_RETENTION_DAYS))
-
-
-def job_schedule(job: str) -> Schedule | None:
-    """The schedule settings give `job` ("revoke", "notifications", "prune"), None when off."""
-    text = {
-        "revoke": settings.REVOKE_SCHEDULE,
-        "notifications": settings.NOTIFY_SCHEDULE,
-        "prune": settings.HISTORY_PRUNE_SCHEDULE if settings.HISTORY_RETENTION_DAYS > 0 else "",
-    }[job]
-    return schedule_parse(text, zone=settings.SCHEDULE_TIME_ZONE)
 
 
 def scheduled_jobs() -> list[ScheduledJob]:

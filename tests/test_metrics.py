@@ -8,11 +8,13 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db.models import F
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 from jobs.notifications import notifications_send
+from jobs.retention import history_prune
 from jobs.revoke import revoke_expired_run
 
 from .conftest import ROOT
@@ -114,6 +116,43 @@ def test_metrics_count_runs_by_result_and_the_items_they_processed(client, token
     )
     assert value(after, "accessmgr_overdue_revocations") == 0
     assert value(after, "accessmgr_pending_reminders") == 1  # the bounced one is still due
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counters_do_not_go_down_when_history_is_pruned(client, token, make_request):
+    make_request(expires_in=-timedelta(days=1))
+    revoke_expired_run(triggered_by="old")
+    notifications_send(triggered_by="old")
+    held = lock_acquire(job=RevokeExpiredJobRun, triggered_by="long")
+    with pytest.raises(Exception, match="already running"):
+        revoke_expired_run(triggered_by="refused")
+    held.release(status="Completed", revoked_count=0)
+    before = scrape(client, token)
+    for model in (RevokeExpiredJobRun, NotificationJobRun):  # the same runs, 100 days ago
+        model.objects.update(
+            started_at=F("started_at") - timedelta(days=100),
+            completed_at=F("completed_at") - timedelta(days=100),
+        )
+
+    assert history_prune(older_than=timedelta(days=90)) == {"revoke": 3, "notifications": 1, "ticks": 0}
+    revoke_expired_run(triggered_by="new")
+    after = scrape(client, token)
+
+    counters = [key for key in before if key[0].endswith(("_total", "_count", "_sum", "_bucket"))]
+    completed = ("accessmgr_job_runs_total", (("job", "revoke"), ("result", "completed")))
+    for key in counters:
+        if key[0] == "accessmgr_job_duration_seconds_sum":
+            assert after[key] >= before[key]
+        else:
+            assert after[key] == before[key] + (1 if key == completed or _one_more_duration(key) else 0), key
+
+
+def _one_more_duration(key) -> bool:
+    """The new revoke run adds one to each of revoke's duration buckets and its count."""
+    name, labels = key
+    return name in ("accessmgr_job_duration_seconds_bucket", "accessmgr_job_duration_seconds_count") and (
+        ("job", "revoke") in labels
+    )
 
 
 def _free_port() -> int:
