@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, QuerySet, Sum
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from accessmgr.db import db_now
 from jobs.lock import lock_status
 from jobs.models import JOB_MODELS, JobRun, PrunedRunTotals
-from jobs.monitoring import COMPLETED_WITH_FAILURES, run_result
+from jobs.monitoring import COMPLETED_WITH_FAILURES, job_last_success, run_result
 from jobs.notifications import pending_notifications
 from requests_app.selectors import access_request_expired
 
@@ -89,7 +89,7 @@ class JobsCollector(Collector):
             buckets = [(str(bound), totals[f"duration:le:{bound}"]) for bound in DURATION_BUCKETS]
             buckets.append(("+Inf", totals["duration:count"]))
             durations.add_metric([job], buckets, sum_value=totals["duration:sum"])
-            last = model.objects.filter(status=Status.COMPLETED).aggregate(last=Max("completed_at"))["last"]
+            last = job_last_success(job)
             if last is not None:
                 last_success.add_metric([job], last.timestamp())
             running.add_metric([job], 1 if lock_status(job=model)["isLocked"] else 0)

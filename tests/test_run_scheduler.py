@@ -85,23 +85,26 @@ def revoke_ticks():
     return list(ScheduledTick.objects.filter(job="revoke").order_by("tick_at"))
 
 
+def completed_ticks():
+    return [t for t in revoke_ticks() if t.outcome == Outcome.COMPLETED]
+
+
 def test_three_schedulers_run_every_tick_exactly_once(schedulers):
     procs = schedulers.start(3)
-    wait_for(
-        lambda: ScheduledTick.objects.filter(job="revoke", outcome=Outcome.COMPLETED).count() >= TICKS,
-        "12 ticks",
-    )
+    wait_for(lambda: len(completed_ticks()) >= TICKS, "12 ticks")
     schedulers.stop(procs)
 
-    ticks = revoke_ticks()
+    # The SIGTERM may have caught one tick in progress: it is Interrupted, its run Failed.
+    ticks = completed_ticks()
+    stopped = [t for t in revoke_ticks() if t.outcome != Outcome.COMPLETED]
+    assert len(stopped) <= 1 and all(t.tick_at > ticks[-1].tick_at for t in stopped)
     assert len(ticks) >= TICKS
-    assert {t.outcome for t in ticks} == {Outcome.COMPLETED}
     # No tick skipped between the first and the last one: each interval has its tick.
     assert all(b.tick_at - a.tick_at == INTERVAL for a, b in zip(ticks, ticks[1:], strict=False))
     # One run per tick, no other history row: no refusals, no second run.
     runs = RevokeExpiredJobRun.objects.all()
     assert runs.filter(status=Status.COMPLETED, triggered_by="run_scheduler").count() == len(ticks)
-    assert runs.exclude(status=Status.COMPLETED).count() == 0
+    assert runs.exclude(status=Status.COMPLETED).count() == len(stopped)
     # One log query answers "when did revoke last succeed": the job's own lines carry the tick.
     lines = [
         json.loads(line)
@@ -109,11 +112,10 @@ def test_three_schedulers_run_every_tick_exactly_once(schedulers):
         for line in schedulers.output(p, tail=None).splitlines()
         if line.startswith("{")
     ]
-    finished = [e for e in lines if e.get("event") == "job_finished" and e.get("job") == "revoke"]
+    finished = [e for e in lines if e.get("event") == "job_finished" and e.get("status") == "Completed"]
     assert sorted(e["tick"] for e in finished) == [t.tick_at.isoformat() for t in ticks]
-    assert {e["status"] for e in finished} == {"Completed"}
-    results = [e for e in lines if e.get("event") == "scheduler_run" and e["job"] == "revoke"]
-    assert [e["result"] for e in results] == ["completed"] * len(ticks)
+    results = [e for e in lines if e.get("event") == "scheduler_run" and e.get("result") == "completed"]
+    assert len(results) == len(ticks)
 
 
 def test_killed_holder_is_taken_over_after_the_stale_window(schedulers):
@@ -146,19 +148,23 @@ def test_killed_holder_is_taken_over_after_the_stale_window(schedulers):
     assert not RevokeExpiredJobRun.objects.filter(status=Status.IN_PROGRESS).exists()
     # The ticks that found the lock held: one Refused row each, however many schedulers tried.
     refused_ticks = ScheduledTick.objects.filter(job="revoke", outcome=Outcome.REFUSED).count()
+    unfinished = ScheduledTick.objects.filter(
+        job="revoke", outcome__in=[Outcome.RUNNING, Outcome.INTERRUPTED]
+    )
+    refused_rows = RevokeExpiredJobRun.objects.filter(status=Status.REFUSED).count()
     assert refused_ticks >= 1
-    assert RevokeExpiredJobRun.objects.filter(status=Status.REFUSED).count() == refused_ticks
+    assert refused_ticks <= refused_rows <= refused_ticks + unfinished.count()  # SIGTERM mid-refusal
 
 
 def test_a_scheduler_stopped_for_three_ticks_runs_once_when_it_comes_back(schedulers):
     (proc,) = schedulers.start(1)
-    wait_for(lambda: ScheduledTick.objects.filter(job="revoke", outcome=Outcome.COMPLETED).exists(), "a tick")
-    schedulers.stop([proc])
+    wait_for(completed_ticks, "a tick")
+    schedulers.stop([proc])  # it may be in its next tick: that one is Interrupted
     stopped_at = revoke_ticks()[-1].tick_at
     # Stay stopped until three more ticks have passed by the database clock.
     wait_for(lambda: db_now() >= stopped_at + 3 * INTERVAL + INTERVAL / 2, "three ticks to pass")
     (proc,) = schedulers.start(1)
-    wait_for(lambda: len(revoke_ticks()) >= 3, "the scheduler to run again")
+    wait_for(lambda: [t for t in completed_ticks() if t.tick_at > stopped_at], "the scheduler to run again")
     schedulers.stop([proc])
 
     after = [t for t in revoke_ticks() if t.tick_at > stopped_at]
@@ -167,5 +173,5 @@ def test_a_scheduler_stopped_for_three_ticks_runs_once_when_it_comes_back(schedu
     assert after[0].tick_at >= stopped_at + 3 * INTERVAL
     assert not [t for t in after if t.tick_at < stopped_at + 3 * INTERVAL]
     assert all(b.tick_at - a.tick_at == INTERVAL for a, b in zip(after, after[1:], strict=False))
-    runs = RevokeExpiredJobRun.objects.filter(status=Status.COMPLETED).count()
-    assert runs == len(revoke_ticks())
+    completed_runs = RevokeExpiredJobRun.objects.filter(status=Status.COMPLETED).count()
+    assert completed_runs == len(completed_ticks())

@@ -16,8 +16,9 @@ from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 
 from .conftest import ROOT, django_start
 
-# Anonymous access is allowed here only; admin/ handles its own login (tested below).
-PUBLIC = {"/login/", "/healthz"}
+# Anonymous access is allowed here only; admin/ handles its own login (tested below), /metrics
+# its bearer token (tests/test_metrics.py).
+PUBLIC = {"/login/", "/healthz", "/metrics"}
 
 SAMPLE_PARAMS = {"int": "1", "str": "revoke", "slug": "revoke", "uuid": str(uuid.uuid4()), "path": "x"}
 
@@ -68,6 +69,7 @@ def test_every_url_needs_login(client, db, path, method):
 def test_public_urls_are_only_login_and_healthz(client, db):
     assert client.get("/login/").status_code == 200
     assert client.get("/healthz").status_code == 200
+    assert client.get("/metrics").status_code == 403  # DEBUG off and no METRICS_TOKEN: refused
 
 
 def test_admin_sends_anonymous_users_to_its_own_login(client, db):
