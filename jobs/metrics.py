@@ -6,13 +6,15 @@ docs/operations.md."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import Count, FloatField, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from accessmgr.db import db_now
+from jobs.dialects import seconds_between_sql
 from jobs.lock import lock_status
 from jobs.models import JOB_MODELS, JobRun, PrunedRunTotals
 from jobs.monitoring import COMPLETED_WITH_FAILURES, job_last_success, run_result
@@ -43,18 +45,19 @@ def run_totals(job: str, runs: QuerySet) -> Counter:
     sums = runs.aggregate(**{label: Sum(column) for label, column in ITEMS[job]})
     totals.update({f"items:{label}": sums[label] or 0 for label, _ in ITEMS[job]})
     # Durations of the runs that ended by themselves (an Abandoned run's end is its takeover).
+    quote = connection.ops.quote_name
+    took = RawSQL(
+        seconds_between_sql(vendor=connection.vendor, start=quote("Started_At"), end=quote("Completed_At")),
+        [],
+        output_field=FloatField(),
+    )
     ended = runs.filter(status__in=[Status.COMPLETED, Status.FAILED], completed_at__isnull=False)
-    buckets = {
-        f"duration:le:{bound}": Count(
-            "id", filter=Q(completed_at__lte=F("started_at") + timedelta(seconds=bound))
-        )
-        for bound in DURATION_BUCKETS
-    }
-    took = ExpressionWrapper(F("completed_at") - F("started_at"), output_field=DurationField())
-    durations = ended.aggregate(**buckets, count=Count("id"), total=Sum(took))
+    ended = ended.annotate(took=took)
+    buckets = {f"duration:le:{bound}": Count("id", filter=Q(took__lte=bound)) for bound in DURATION_BUCKETS}
+    durations = ended.aggregate(**buckets, count=Count("id"), total=Sum("took"))
     totals.update({key: durations[key] for key in buckets})
     totals["duration:count"] += durations["count"]
-    totals["duration:sum"] += durations["total"].total_seconds() if durations["total"] else 0.0
+    totals["duration:sum"] += durations["total"] or 0.0
     return totals
 
 

@@ -8,9 +8,11 @@ import time
 from datetime import timedelta
 
 import pytest
+import sqlglot
 from django.db.models import F
 from prometheus_client.parser import text_string_to_metric_families
 
+from jobs.dialects import seconds_between_sql
 from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 from jobs.notifications import notifications_send
@@ -220,3 +222,14 @@ def test_every_gunicorn_worker_gives_the_same_counters(gunicorn_two_workers, mak
     assert {scraped[key] for scraped in after} == {1}
     revoked = ("accessmgr_job_items_total", (("item", "revoked"), ("job", "revoke")))
     assert {scraped[revoked] for scraped in after} == {1}
+
+
+@pytest.mark.parametrize(
+    ("vendor", "read"), [("postgresql", "postgres"), ("sqlite", "sqlite"), ("microsoft", "tsql")]
+)
+def test_the_duration_sql_parses_for_each_database(vendor, read):
+    sql = seconds_between_sql(vendor=vendor, start='"Started_At"', end='"Completed_At"')
+    if vendor == "microsoft":
+        sql = sql.replace('"Started_At"', "[Started_At]").replace('"Completed_At"', "[Completed_At]")
+    parsed = sqlglot.parse_one(f"SELECT {sql} FROM RevokeExpiredJobRun", read=read)
+    assert {c.name for c in parsed.find_all(sqlglot.exp.Column)} >= {"Started_At", "Completed_At"}
