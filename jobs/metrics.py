@@ -15,10 +15,10 @@ from prometheus_client.registry import Collector
 
 from accessmgr.db import db_now
 from jobs.dialects import seconds_between_sql
-from jobs.lock import lock_status
 from jobs.models import JOB_MODELS, JobRun, PrunedRunTotals
 from jobs.monitoring import COMPLETED_WITH_FAILURES, job_last_success, run_result
 from jobs.notifications import pending_notifications
+from jobs.status import live_run
 from requests_app.selectors import access_request_expired
 
 Status = JobRun.Status
@@ -95,7 +95,7 @@ class JobsCollector(Collector):
             last = job_last_success(job)
             if last is not None:
                 last_success.add_metric([job], last.timestamp())
-            running.add_metric([job], 1 if lock_status(job=model)["isLocked"] else 0)
+            running.add_metric([job], 0 if live_run(job=model) is None else 1)
         yield from (runs, items, durations, last_success, running)
         yield GaugeMetricFamily(
             "accessmgr_pending_reminders",

@@ -1,5 +1,6 @@
 """Retention: delete old job history. Only run rows that have ended (never an InProgress one:
-it is a lock) and scheduler ticks; never requests, revocations, reminders or audit events.
+it is a lock), the failed sends of those runs, and scheduler ticks; never requests,
+revocations, reminders or audit events.
 What the deleted runs counted is kept in PrunedRunTotals, so /metrics counters never drop."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from django.db.models import F
 
 from accessmgr.db import db_now
 from jobs.metrics import run_totals
-from jobs.models import JOB_MODELS, JobRun, PrunedRunTotals, ScheduledTick
+from jobs.models import JOB_MODELS, JobRun, NotificationFailure, PrunedRunTotals, ScheduledTick
 
 
 def _runs_prune(job: str, old) -> int:
@@ -22,6 +23,8 @@ def _runs_prune(job: str, old) -> int:
         for _ in old.select_for_update().values_list("id", flat=True).iterator():
             pass
         totals = run_totals(job, old)
+        if job == "notifications":  # the failed sends recorded for those runs
+            NotificationFailure.objects.filter(job_id__in=old.values("job_id")).delete()
         deleted = old.delete()[0]
         for metric, value in totals.items():
             row, _ = PrunedRunTotals.objects.select_for_update().get_or_create(job=job, metric=metric)

@@ -23,6 +23,7 @@ from jobs.notifications import notifications_send
 from jobs.retention import history_prune
 from jobs.revoke import revoke_expired_run
 from jobs.schedule import Schedule
+from jobs.signals import interrupts_deferred
 
 logger = logging.getLogger("jobs.scheduler")
 
@@ -90,19 +91,24 @@ def scheduled_run(job: ScheduledJob, *, now: datetime) -> str | None:
     """Run `job` for its latest tick at or before `now` if this process claims it: the
     outcome (a ScheduledTick.Outcome), or None when another scheduler claimed the tick.
     KeyboardInterrupt (SIGTERM) is recorded as Interrupted and raised again."""
-    tick = tick_claim(job=job.name, tick_at=job.schedule.latest(now))
-    if tick is None:
-        return None
+    tick = None
     started = time.monotonic()
     try:
+        with interrupts_deferred():  # a claimed tick always gets its outcome
+            tick = tick_claim(job=job.name, tick_at=job.schedule.latest(now))
+        if tick is None:
+            return None
         with log_context(tick=tick.tick_at, scheduledJob=job.name):
             job.run()
     except LockHeld as held:
         _finish(tick, Outcome.REFUSED, str(held), started)
     except Exception as exc:
+        if tick is None:
+            raise
         _finish(tick, Outcome.FAILED, str(exc) or type(exc).__name__, started)
     except KeyboardInterrupt as exc:
-        _finish(tick, Outcome.INTERRUPTED, str(exc) or "Interrupted", started)
+        if tick is not None:
+            _finish(tick, Outcome.INTERRUPTED, str(exc) or "Interrupted", started)
         raise
     else:
         _finish(tick, Outcome.COMPLETED, None, started)

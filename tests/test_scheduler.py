@@ -69,7 +69,7 @@ def test_a_failed_run_is_a_failed_tick_and_the_next_tick_runs(revoke_job, make_r
     def broken(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(jobs.revoke, "revocations_insert", broken)
+    monkeypatch.setattr(jobs.revoke, "revoke_chunk", broken)
     assert scheduled_run(revoke_job, now=T0) == Outcome.FAILED
     assert "disk full" in ScheduledTick.objects.get().error_message
     monkeypatch.undo()

@@ -7,9 +7,9 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from jobs.lock import sigterm_as_interrupt
 from jobs.management.commands._job_command import EXIT_USAGE
 from jobs.scheduler import scheduled_jobs, scheduler_loop
+from jobs.signals import sigterm_as_interrupt
 
 
 class Command(BaseCommand):
