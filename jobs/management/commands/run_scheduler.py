@@ -20,11 +20,11 @@ class Command(BaseCommand):
         if not jobs:
             self.stderr.write("Nothing to schedule: set REVOKE_SCHEDULE and/or NOTIFY_SCHEDULE.")
             sys.exit(EXIT_USAGE)
-        for job in jobs:
-            self.stdout.write(f"Scheduling {job.name}: {job.schedule.text} ({job.schedule.zone.key})")
-        self.stdout.flush()
         try:
             with sigterm_as_interrupt():
+                for job in jobs:
+                    self.stdout.write(f"Scheduling {job.name}: {job.schedule.text} ({job.schedule.zone.key})")
+                self.stdout.flush()
                 scheduler_loop(jobs)
         except KeyboardInterrupt as stopped:
             self.stdout.write(f"{str(stopped) or 'Interrupted'}: scheduler stopped.")
