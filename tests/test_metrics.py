@@ -143,8 +143,10 @@ def test_counters_do_not_go_down_when_history_is_pruned(client, token, make_requ
     counters = [key for key in before if key[0].endswith(("_total", "_count", "_sum", "_bucket"))]
     completed = ("accessmgr_job_runs_total", (("job", "revoke"), ("result", "completed")))
     for key in counters:
-        if key[0] == "accessmgr_job_duration_seconds_sum":
-            assert after[key] >= before[key]
+        if key[0] == "accessmgr_job_duration_seconds_sum" or (
+            _one_more_duration(key) and "+Inf" not in str(key)
+        ):
+            assert before[key] <= after[key] <= before[key] + 1, key  # which bucket: how long the run took
         else:
             assert after[key] == before[key] + (1 if key == completed or _one_more_duration(key) else 0), key
 
@@ -186,7 +188,7 @@ def gunicorn_two_workers(child_env, tmp_path):
     log = open(tmp_path / "gunicorn.log", "w+")  # noqa: SIM115 - closed below
     server = subprocess.Popen([GUNICORN, "-c", "gunicorn.conf.py"], cwd=ROOT, env=env, stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a bound, not an expectation: a busy machine starts slowly
         while True:
             try:
                 if _get(port, "/healthz")[0] == 200:
@@ -200,7 +202,7 @@ def gunicorn_two_workers(child_env, tmp_path):
         yield port
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=120)
         log.close()
 
 
