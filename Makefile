@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format migrate demo serve bench screenshots clean
+.PHONY: run scheduler test lint format migrate demo serve bench screenshots clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ run: $(VENV)/.installed
 	$(PY) manage.py seed_demo
 	@echo "accessmgr: open http://$(HOST):$(PORT)/ and log in with the demo login above (Ctrl-C stops)."
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# The built-in schedule beside `make run`, in a second terminal (docs/operations.md), e.g.
+# `make scheduler REVOKE_SCHEDULE="@every 1m"`. Ctrl-C stops it and releases a run in progress.
+scheduler: export DEBUG ?= 1
+scheduler: $(VENV)/.installed
+	mkdir -p var
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py run_scheduler
 
 # Production-style server: DEBUG off, hashed + compressed static files (whitenoise), gunicorn
 # with gunicorn.conf.py. Needs SECRET_KEY and ALLOWED_HOSTS in the environment (docs/deploy.md).

@@ -1,11 +1,8 @@
 """GET /healthz for load balancers: no login, no data, just whether this server can
-reach its database (`SELECT 1`). 200 {"status": "ok"} or 503 {"status": "unavailable"},
-within HEALTHZ_TIMEOUT_SECONDS whatever the database does.
-
-The check runs on one thread of its own, so a database that stalls (connections open,
-nothing answering: no driver timeout ends that) cannot hold the probe: a probe waits for
-the check in flight, or starts one, and answers 503 at the limit. A stuck check is not
-repeated, so at most one thread and one connection per process wait for the database."""
+reach its database (`SELECT 1`): 200 {"status": "ok"} or 503 {"status": "unavailable"},
+within HEALTHZ_TIMEOUT_SECONDS whatever the database does (the check runs on one thread of
+its own; a stuck check is not repeated). GET /healthz?jobs=1, for an uptime monitor, also
+answers 503 {"status": "failing", "jobs": [...]} when a job has not succeeded recently enough."""
 
 import logging
 import threading
@@ -18,6 +15,8 @@ from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from jobs.monitoring import jobs_problems
 
 logger = logging.getLogger("accessmgr.health")
 
@@ -61,4 +60,15 @@ def healthz(request):
         # The reason goes to the log, never to the (anonymous) caller.
         logger.warning("health check failed: database unreachable", extra={"error": error})
         return JsonResponse({"status": "unavailable"}, status=503)
+    if request.GET.get("jobs"):
+        return jobs_health()
+    return JsonResponse({"status": "ok"})
+
+
+def jobs_health() -> JsonResponse:
+    """The dead-man check of the jobs: 503 naming each failing job and why, else 200."""
+    problems = jobs_problems()
+    if problems:
+        failing = [{"job": problem.job, "reason": problem.reason} for problem in problems]
+        return JsonResponse({"status": "failing", "jobs": failing}, status=503)
     return JsonResponse({"status": "ok"})

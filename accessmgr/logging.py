@@ -3,11 +3,15 @@
 Every line has time (UTC, ISO 8601), level, logger and message; the fields a caller
 passes with `logger.info("...", extra={"job": ..., "jobId": ...})` are added as they
 are, and an exception's traceback goes in "exc_info". Selected in settings.LOGGING
-with LOG_FORMAT=json (the default when DEBUG is off).
+with LOG_FORMAT=json (the default when DEBUG is off). Fields set with `log_context(...)`
+are added to every line logged inside the block (in its thread), e.g. the scheduler's tick.
 """
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 # The attributes every LogRecord has; anything else on a record came from `extra=`.
@@ -50,4 +54,26 @@ class ClientErrorsAsWarnings(logging.Filter):
         if record.name.startswith("django.security.") and record.levelno == logging.ERROR:
             record.levelno, record.levelname = logging.WARNING, "WARNING"
             record.exc_info = record.exc_text = None
+
+
+_context: ContextVar[dict | None] = ContextVar("log_context", default=None)
+
+
+@contextmanager
+def log_context(**fields) -> Iterator[None]:
+    """Add `fields` to every log record made in this thread inside the block."""
+    token = _context.set({**(_context.get() or {}), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Puts the log_context fields on a record (a field the caller passed wins)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in (_context.get() or {}).items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
         return True

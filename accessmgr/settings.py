@@ -377,6 +377,32 @@ if LOCK_STATUS_CACHE_SECONDS > JOB_POLL_SECONDS:
     )
 
 
+# --- Schedules, monitoring, retention (run_scheduler, /metrics, /healthz?jobs=1; docs/operations.md)
+
+
+def env_schedule(name: str, zone: str, default: str = "") -> str:
+    """A job schedule (jobs.schedule): a 5-field cron expression, `@every 5s`, or empty (off)."""
+    from jobs.schedule import schedule_parse
+
+    value = env_str(name, default).strip()
+    try:
+        schedule_parse(value, zone=zone)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
+    return value
+
+
+SCHEDULE_TIME_ZONE = env_str("SCHEDULE_TIME_ZONE", "UTC")
+REVOKE_SCHEDULE = env_schedule("REVOKE_SCHEDULE", SCHEDULE_TIME_ZONE)
+NOTIFY_SCHEDULE = env_schedule("NOTIFY_SCHEDULE", SCHEDULE_TIME_ZONE)
+# 0: twice the schedule's period (unchecked without a schedule).
+REVOKE_MAX_AGE_SECONDS = env_float("REVOKE_MAX_AGE_SECONDS", 0)
+NOTIFY_MAX_AGE_SECONDS = env_float("NOTIFY_MAX_AGE_SECONDS", 0)
+HISTORY_RETENTION_DAYS = env_float("HISTORY_RETENTION_DAYS", 90)  # 0 = keep for ever
+HISTORY_PRUNE_SCHEDULE = env_schedule("HISTORY_PRUNE_SCHEDULE", SCHEDULE_TIME_ZONE, "0 3 * * *")
+METRICS_TOKEN = env_str("METRICS_TOKEN")  # without it /metrics is refused unless DEBUG is on
+
+
 # --- Logging ---------------------------------------------------------------------
 
 # One line per event on stderr. LOG_FORMAT=json (default with DEBUG off) writes one JSON
@@ -398,9 +424,16 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "accessmgr.logging.JsonFormatter"},
     },
-    "filters": {"client_errors": {"()": "accessmgr.logging.ClientErrorsAsWarnings"}},
+    "filters": {
+        "client_errors": {"()": "accessmgr.logging.ClientErrorsAsWarnings"},
+        "context": {"()": "accessmgr.logging.ContextFilter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["client_errors"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["client_errors", "context"],
+        }
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {

@@ -70,3 +70,13 @@ CREATE TABLE [NotificationFailure] ([Id] bigint NOT NULL PRIMARY KEY IDENTITY (1
 ALTER TABLE [NotificationFailure] ADD CONSTRAINT [NotificationFailure_Request_Id_e0821799_fk_UserAccessRequest_Request_Id] FOREIGN KEY ([Request_Id]) REFERENCES [UserAccessRequest] ([Request_Id]);
 CREATE INDEX [NotificationFailure_Request_Id_e0821799] ON [NotificationFailure] ([Request_Id]);
 CREATE INDEX [nf_job_idx] ON [NotificationFailure] ([Job_Id]);
+
+-- Migration jobs.0004_scheduled_tick_and_pruned_run_totals
+--
+-- Create model PrunedRunTotals
+--
+CREATE TABLE [PrunedRunTotals] ([Id] bigint NOT NULL PRIMARY KEY IDENTITY (1, 1), [Job] nvarchar(20) NOT NULL, [Metric] nvarchar(60) NOT NULL, [Value] double precision NOT NULL, CONSTRAINT [prunedruntotals_one_per_metric] UNIQUE ([Job], [Metric]));
+--
+-- Create model ScheduledTick
+--
+CREATE TABLE [ScheduledTick] ([Id] bigint NOT NULL PRIMARY KEY IDENTITY (1, 1), [Job] nvarchar(20) NOT NULL, [Tick_At] datetimeoffset NOT NULL, [Claimed_By] nvarchar(200) NOT NULL, [Claimed_At] datetimeoffset NOT NULL, [Finished_At] datetimeoffset NULL, [Outcome] nvarchar(20) NOT NULL, [Error_Message] nvarchar(max) NULL, CONSTRAINT [scheduledtick_one_per_tick] UNIQUE ([Job], [Tick_At]));

@@ -170,3 +170,17 @@ def dialect_for(connection=default_connection) -> Dialect:
             f"accessmgr needs RETURNING; this {connection.vendor} has none (SQLite ≥ 3.35)"
         )
     return replace(dialect, quote=connection.ops.quote_name)
+
+
+# Seconds from one datetime column to another, as a number (the /metrics duration histogram).
+# Django's own datetime subtraction runs a Python function per row on SQLite.
+_SECONDS_BETWEEN = {
+    "postgresql": "EXTRACT(EPOCH FROM ({end} - {start}))",
+    "sqlite": "((julianday({end}) - julianday({start})) * 86400.0)",
+    "microsoft": "(DATEDIFF_BIG(microsecond, {start}, {end}) / 1000000.0)",
+}
+
+
+def seconds_between_sql(*, vendor: str, start: str, end: str) -> str:
+    """`end` − `start` in seconds; `start` and `end` are quoted column names."""
+    return _SECONDS_BETWEEN[vendor].format(start=start, end=end)

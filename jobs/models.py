@@ -128,3 +128,50 @@ class NotificationFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.notification_type} to {self.sent_to} failed ({self.job_id})"
+
+
+class ScheduledTick(models.Model):
+    """One tick of a schedule (run_scheduler), claimed by the one scheduler that runs it:
+    the unique (Job, Tick_At) lets every server try and exactly one win."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "Running"
+        COMPLETED = "Completed"
+        FAILED = "Failed"
+        REFUSED = "Refused"  # the job's lock was held (a run from a page, or a long run)
+        INTERRUPTED = "Interrupted"  # the scheduler was stopped during the run
+
+    id = models.BigAutoField(primary_key=True, db_column="Id")
+    job = models.CharField(max_length=20, db_column="Job")  # JOB_MODELS keys, or "prune"
+    tick_at = models.DateTimeField(db_column="Tick_At")
+    claimed_by = models.CharField(max_length=200, db_column="Claimed_By")
+    claimed_at = models.DateTimeField(db_column="Claimed_At")
+    finished_at = models.DateTimeField(null=True, blank=True, db_column="Finished_At")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, db_column="Outcome")
+    error_message = models.TextField(null=True, blank=True, db_column="Error_Message")
+
+    class Meta:
+        db_table = "ScheduledTick"
+        constraints = [models.UniqueConstraint(fields=["job", "tick_at"], name="scheduledtick_one_per_tick")]
+
+    def __str__(self) -> str:
+        return f"{self.job} tick {self.tick_at:%Y-%m-%d %H:%M:%S} ({self.outcome})"
+
+
+class PrunedRunTotals(models.Model):
+    """What pruned runs added to each /metrics counter (jobs.metrics.run_totals), so the
+    counters never go down when old history is deleted."""
+
+    id = models.BigAutoField(primary_key=True, db_column="Id")
+    job = models.CharField(max_length=20, db_column="Job")
+    metric = models.CharField(max_length=60, db_column="Metric")  # e.g. "runs:completed", "items:revoked"
+    value = models.FloatField(default=0, db_column="Value")
+
+    class Meta:
+        db_table = "PrunedRunTotals"
+        constraints = [
+            models.UniqueConstraint(fields=["job", "metric"], name="prunedruntotals_one_per_metric")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.metric} = {self.value:g}"

@@ -338,6 +338,8 @@ def test_schema_sql_parses_and_creates_every_seed_table():
         "NotificationJobRun",
         "RevokeExpiredJobRun",
         "NotificationFailure",
+        "ScheduledTick",
+        "PrunedRunTotals",
     }
 
 

@@ -20,8 +20,9 @@ from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 
 from .conftest import ROOT, django_start
 
-# Anonymous access is allowed here only; admin/ handles its own login (tested below).
-PUBLIC = {"/login/", "/healthz", "/oidc/authenticate/", "/oidc/callback/"}
+# Anonymous access is allowed here only; admin/ handles its own login (tested below), /metrics
+# its bearer token (tests/test_metrics.py).
+PUBLIC = {"/login/", "/healthz", "/metrics", "/oidc/authenticate/", "/oidc/callback/"}
 METHODS = ["get", "head", "post", "put", "patch", "delete", "options", "trace"]
 UNSAFE_METHODS = ["post", "put", "patch", "delete"]
 
@@ -93,6 +94,7 @@ def test_every_unsafe_request_without_a_csrf_token_is_refused(db, user, path, me
 def test_public_urls_are_only_login_and_healthz(client, db):
     assert client.get("/login/").status_code == 200
     assert client.get("/healthz").status_code == 200
+    assert client.get("/metrics").status_code == 403  # DEBUG off and no METRICS_TOKEN: refused
 
 
 def test_admin_sends_anonymous_users_to_its_own_login(client, db):
