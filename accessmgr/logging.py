@@ -54,6 +54,7 @@ class ClientErrorsAsWarnings(logging.Filter):
         if record.name.startswith("django.security.") and record.levelno == logging.ERROR:
             record.levelno, record.levelname = logging.WARNING, "WARNING"
             record.exc_info = record.exc_text = None
+        return True
 
 
 _context: ContextVar[dict | None] = ContextVar("log_context", default=None)
