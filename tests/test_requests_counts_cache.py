@@ -98,10 +98,10 @@ def test_counts_read_inside_a_transaction_are_not_cached(make_request):
     make_request()
     with transaction.atomic():
         make_request()
-        inside = selectors.access_request_list(counts_max_age=60).counts
+        inside = selectors.access_request_list(now=db_now(), counts_max_age=60).counts
         transaction.set_rollback(True)
     assert inside["total"] == 2
-    assert selectors.access_request_list(counts_max_age=60).counts["total"] == 1
+    assert selectors.access_request_list(now=db_now(), counts_max_age=60).counts["total"] == 1
 
 
 def test_a_page_runs_the_same_queries_whatever_its_size(make_request):
@@ -109,11 +109,11 @@ def test_a_page_runs_the_same_queries_whatever_its_size(make_request):
         obj = make_request()
         if i % 2:
             revoke(obj)
-    sizes = []
+    sizes, now = [], db_now()
     for per_page in (1, 10, 50):
         cache.clear()
         with CaptureQueriesContext(connection) as ctx:
-            page = selectors.access_request_list(per_page=per_page, counts_max_age=60)
-        assert len(page.rows) == per_page
+            page = selectors.access_request_list(now=now, per_page=per_page, counts_max_age=60)
+        assert len(page.object_list) == per_page
         sizes.append(len(ctx.captured_queries))
     assert sizes == [3, 3, 3]  # fingerprint, GROUP BY (a miss), rows
