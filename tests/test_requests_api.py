@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accessmgr.db import db_now
-from requests_app.models import NEVER_EXPIRES, RevokedAccess, UserAccessRequest
+from requests_app.models import NEVER_EXPIRES, UserAccessRequest
+from tests.factories import revocation_make
 
 LIST = reverse("requests_app:api_access_requests")
 PENDING = reverse("requests_app:api_pending_expiry")
@@ -47,21 +47,13 @@ def valid(**overrides):
     return body
 
 
-def revoke(obj):
-    obj.status = UserAccessRequest.Status.REVOKED
-    obj.save(update_fields=["status"])
-    return RevokedAccess.objects.create(
-        request=obj, revoked_dt=db_now(), revoked_by="System - Scheduled Expiry Job"
-    )
-
-
 # --- GET /api/access-requests --------------------------------------------------------
 
 
 def test_list_has_the_seed_fields_newest_first_with_revocation(user_client, make_request):
     old = make_request(created_ago=timedelta(days=1))
     new = make_request(expires_on=NEVER_EXPIRES)
-    rv = revoke(old)
+    rv = revocation_make(old)
     response = user_client.get(LIST)
     assert response.status_code == 200
     rows = response.json()
@@ -110,7 +102,7 @@ def test_list_rejects_bad_query_parameters(user_client, params, field):
 def test_list_filters_by_status_and_search(user_client, make_request):
     a = make_request(requestor_email="dora@corp.example")
     b = make_request()
-    revoke(b)
+    revocation_make(b)
     assert [r["requestId"] for r in user_client.get(LIST, {"status": "Revoked"}).json()] == [b.request_id]
     assert [r["requestId"] for r in user_client.get(LIST, {"search": "DORA"}).json()] == [a.request_id]
 
@@ -119,7 +111,7 @@ def test_list_runs_a_constant_number_of_queries_whatever_the_page_size(user_clie
     for i in range(40):
         obj = make_request()
         if i % 3 == 0:
-            revoke(obj)
+            revocation_make(obj)
     counts = []
     for size in (1, 10, 500):
         with CaptureQueriesContext(connection) as ctx:
@@ -136,7 +128,7 @@ def test_pending_expiry_lists_active_expired_most_overdue_first(user_client, mak
     oldest = make_request(expires_in=-timedelta(days=9))
     make_request(expires_in=timedelta(days=1))
     make_request(expires_on=NEVER_EXPIRES)
-    revoke(make_request(expires_in=-timedelta(days=2)))
+    revocation_make(make_request(expires_in=-timedelta(days=2)))
     response = user_client.get(PENDING)
     assert response.status_code == 200
     rows = response.json()

@@ -8,18 +8,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accessmgr.db import db_now
-from requests_app.models import NEVER_EXPIRES, RevokedAccess, UserAccessRequest
+from requests_app.models import NEVER_EXPIRES, UserAccessRequest
+from tests.factories import revocation_make
 
 ALL = reverse("requests_app:all_requests")
 CREATE = reverse("requests_app:create_request")
 PENDING = reverse("requests_app:pending_expiry")
-
-
-def revoke(obj, *, by="System - Scheduled Expiry Job"):
-    obj.status = UserAccessRequest.Status.REVOKED
-    obj.save(update_fields=["status"])
-    return RevokedAccess.objects.create(request=obj, revoked_dt=db_now(), revoked_by=by, job_id="job-1")
 
 
 def valid_form(**overrides):
@@ -41,7 +35,7 @@ def valid_form(**overrides):
 def test_all_requests_lists_newest_first_with_revoked_column(user_client, make_request):
     old = make_request(created_ago=timedelta(days=3))
     new = make_request()
-    revoke(old, by="System - Scheduled Expiry Job")
+    revocation_make(old, by="System - Scheduled Expiry Job")
     html = user_client.get(ALL).content.decode()
     assert html.index(new.request_id) < html.index(old.request_id)
     assert "by System - Scheduled Expiry Job" in html
@@ -75,7 +69,7 @@ def test_bad_page_numbers_do_not_fail(user_client, make_request, page):
 def test_status_filter_and_unknown_status(user_client, make_request):
     active = make_request()
     revoked = make_request()
-    revoke(revoked)
+    revocation_make(revoked)
     html = user_client.get(ALL, {"status": "Revoked"}).content.decode()
     assert revoked.request_id in html and active.request_id not in html
     response = user_client.get(ALL, {"status": "Bogus"})
@@ -106,7 +100,7 @@ def test_all_requests_runs_a_constant_number_of_queries(user_client, make_reques
     for i in range(60):
         obj = make_request()
         if i % 2:
-            revoke(obj)
+            revocation_make(obj)
     assert count_queries() == one_row
     with CaptureQueriesContext(connection) as ctx:
         user_client.get(ALL, {"q": "example", "status": "Revoked", "page": 2})
@@ -181,7 +175,7 @@ def test_pending_expiry_lists_only_active_expired_with_how_long_ago(user_client,
     future = make_request(expires_in=timedelta(days=1))
     never = make_request(expires_on=NEVER_EXPIRES)
     gone = make_request(expires_in=-timedelta(days=1))
-    revoke(gone)
+    revocation_make(gone)
     response = user_client.get(PENDING)
     html = response.content.decode().replace("\xa0", " ")
     assert expired.request_id in html

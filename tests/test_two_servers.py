@@ -20,7 +20,7 @@ from django.contrib.auth.models import Permission, User
 from jobs.models import RevokeExpiredJobRun
 from requests_app.models import RevokedAccess, UserAccessRequest
 from tests.conftest import ROOT
-from tests.test_revoke import make_requests
+from tests.factories import requests_make
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -126,7 +126,7 @@ def test_two_servers_posting_at_once_give_one_200_and_one_409_naming_the_other(
 ):
     operator = User.objects.create_user("olivia", "olivia@example.com", PASSWORD)
     operator.user_permissions.add(Permission.objects.get(codename="run_revoke_job"))
-    expired = make_requests(5, expires_in=-timedelta(days=1))
+    expired = requests_make(5, expires_in=-timedelta(days=1))
 
     servers = [Server(name, child_env, tmp_path) for name in ("server-a", "server-b")]
     try:
