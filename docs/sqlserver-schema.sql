@@ -38,6 +38,12 @@ DROP INDEX [uar_email_idx] ON [UserAccessRequest];
 --
 -- (no-op)
 
+-- Migration requests_app.0004_search_trigram_index
+--
+-- Create the pg_trgm GIN index for the request search (PostgreSQL only)
+--
+-- (no-op)
+
 -- Migration jobs.0001_initial
 --
 -- Create model NotificationJobRun
