@@ -99,10 +99,10 @@ def search_clean(raw: str | None) -> str:
     return (raw or "").replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
 
 
-def _search(queryset: QuerySet, search: str) -> QuerySet:
-    """Case-insensitive "contains" on four columns; on PostgreSQL each has a trigram index
-    (migration 0004), used from three characters on."""
-    return queryset.filter(
+def search_filter(search: str) -> Q:
+    """Case-insensitive "contains" on four columns; on PostgreSQL a trigram index serves
+    it (migration 0004), from three characters on."""
+    return (
         Q(request_id__icontains=search)
         | Q(requestor_email__icontains=search)
         | Q(requestor_name__icontains=search)
@@ -163,7 +163,7 @@ def access_request_list(
     base = UserAccessRequest.objects.all()
     search = search_clean(filters.search)
     if search:
-        base = _search(base, search)
+        base = base.filter(search_filter(search))
     by_status = _counts_cached(base=base, search=search, max_age=counts_max_age)
     counts = {
         "total": sum(by_status.values()),

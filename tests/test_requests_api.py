@@ -107,6 +107,45 @@ def test_list_filters_by_status_and_search(user_client, make_request):
     assert [r["requestId"] for r in user_client.get(LIST, {"search": "DORA"}).json()] == [a.request_id]
 
 
+def test_list_sorts_and_filters_like_the_page(user_client, make_request):
+    late = make_request(requestor_name="Zed", expires_in=timedelta(days=20))
+    soon = make_request(requestor_name="Amy", expires_in=timedelta(days=2))
+    overdue = make_request(resource_name="Old VPN", expires_in=-timedelta(hours=2))
+    rows = user_client.get(LIST, {"sort": "-requestorName"}).json()
+    assert [r["requestId"] for r in rows][:2] == [late.request_id, overdue.request_id]
+    assert [r["requestId"] for r in user_client.get(LIST, {"sort": "expiresOn"}).json()] == [
+        overdue.request_id,
+        soon.request_id,
+        late.request_id,
+    ]
+    response = user_client.get(LIST, {"overdue": "true"})
+    assert [r["requestId"] for r in response.json()] == [overdue.request_id]
+    assert response["X-Total-Count"] == "1"
+    assert [r["requestId"] for r in user_client.get(LIST, {"expiringWithinDays": 7}).json()] == [
+        soon.request_id
+    ]
+    assert [r["requestId"] for r in user_client.get(LIST, {"search": "old vpn"}).json()] == [
+        overdue.request_id
+    ]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"sort": "justification"}, "sort"),
+        ({"sort": "--createdAt"}, "sort"),
+        ({"overdue": "maybe"}, "overdue"),
+        ({"expiringWithinDays": "0"}, "expiringWithinDays"),
+        ({"expiringWithinDays": "3651"}, "expiringWithinDays"),
+        ({"expiringWithinDays": "soon"}, "expiringWithinDays"),
+    ],
+)
+def test_list_rejects_bad_filters_with_400(user_client, params, field):
+    response = user_client.get(LIST, params)
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == [field]
+
+
 def test_list_runs_a_constant_number_of_queries_whatever_the_page_size(user_client, make_request):
     for i in range(40):
         obj = make_request()

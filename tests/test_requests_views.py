@@ -88,6 +88,86 @@ def test_search_by_email_or_request_id(user_client, make_request):
     assert user_client.get(ALL, {"q": "a\x00b" + "x" * 5000}).status_code == 200
 
 
+def test_search_also_by_requestor_name_and_resource(user_client, make_request):
+    ada = make_request(requestor_name="Ada Lovelace")
+    vpn = make_request(resource_name="Corporate VPN")
+    html = user_client.get(ALL, {"q": "lovelace"}).content.decode()
+    assert ada.request_id in html and vpn.request_id not in html
+    html = user_client.get(ALL, {"q": "corporate vpn"}).content.decode()
+    assert vpn.request_id in html and ada.request_id not in html
+
+
+def ids_shown(client, **params) -> list[str]:
+    return [r.request_id for r in client.get(ALL, params).context["page"].object_list]
+
+
+def test_every_column_sorts_both_ways_and_ties_keep_one_order(user_client, make_request):
+    b = make_request(requestor_name="Bea", resource_name="VPN", expires_in=timedelta(days=9))
+    a = make_request(requestor_name="Al", resource_name="VPN", expires_in=timedelta(days=20))
+    c = make_request(requestor_name="Cy", resource_name="CRM", expires_in=timedelta(days=1))
+    revocation_make(c)
+    assert ids_shown(user_client, sort="requestorName") == [a.request_id, b.request_id, c.request_id]
+    assert ids_shown(user_client, sort="-requestorName") == [c.request_id, b.request_id, a.request_id]
+    assert ids_shown(user_client, sort="expiresOn") == [c.request_id, b.request_id, a.request_id]
+    # the two VPN rows tie on the resource: the Id decides, the same way every time
+    assert ids_shown(user_client, sort="resourceName") == [c.request_id, b.request_id, a.request_id]
+    assert ids_shown(user_client, sort="-resourceName") == [a.request_id, b.request_id, c.request_id]
+    assert ids_shown(user_client, sort="status") == [a.request_id, b.request_id, c.request_id]
+    assert ids_shown(user_client, sort="revokedDt")[0] == c.request_id  # not revoked: last
+    assert ids_shown(user_client, sort="-revokedDt")[0] == c.request_id
+    assert ids_shown(user_client, sort="requestId") == sorted([a.request_id, b.request_id, c.request_id])
+    assert ids_shown(user_client, sort="createdAt") == [b.request_id, a.request_id, c.request_id]
+
+
+def test_a_sorted_column_is_marked_and_its_link_reverses_it(user_client, make_request):
+    make_request()
+    html = user_client.get(ALL, {"sort": "expiresOn", "status": "Active"}).content.decode()
+    assert (
+        '<th scope="col" aria-sort="ascending"><a href="?status=Active&amp;sort=-expiresOn">Expires ▲' in html
+    )
+    assert 'href="?status=Active&amp;sort=requestorName"' in html
+
+
+def test_an_unknown_sort_is_ignored_with_a_message(user_client, make_request):
+    make_request()
+    response = user_client.get(ALL, {"sort": "Id; DROP TABLE"})
+    assert response.status_code == 200
+    assert "Ignored sort" in response.content.decode()
+    assert len(response.context["page"].object_list) == 1
+
+
+def test_overdue_filter_and_badge(user_client, make_request):
+    overdue = make_request(expires_in=-timedelta(hours=1))
+    current = make_request(expires_in=timedelta(days=3))
+    revoked = make_request(expires_in=-timedelta(days=2))
+    revocation_make(revoked)
+    response = user_client.get(ALL, {"overdue": "true"})
+    assert ids_shown(user_client, overdue="true") == [overdue.request_id]
+    assert response.context["page"].paginator.count == 1
+    assert 'data-count="matching">1<' in response.content.decode()
+    html = user_client.get(ALL).content.decode()
+    assert html.count('class="badge Overdue"') == 1  # not on the future one, nor the revoked one
+    assert current.request_id in html
+
+
+def test_expiring_within_days_filter(user_client, make_request):
+    soon = make_request(expires_in=timedelta(days=2))
+    make_request(expires_in=timedelta(days=10))
+    make_request(expires_in=-timedelta(hours=1))  # already expired: not "expiring"
+    make_request(expires_on=NEVER_EXPIRES)
+    assert ids_shown(user_client, expiringWithinDays="7") == [soon.request_id]
+    response = user_client.get(ALL, {"expiringWithinDays": "0"})
+    assert "Ignored expiringWithinDays" in response.content.decode()
+    assert len(response.context["page"].object_list) == 4
+
+
+def test_filters_carry_into_the_page_links(user_client, make_request):
+    for _ in range(51):
+        make_request(resource_name="VPN")
+    html = user_client.get(ALL, {"q": "VPN", "sort": "expiresOn"}).content.decode()
+    assert 'href="?q=VPN&amp;sort=expiresOn&amp;page=2"' in html
+
+
 def test_all_requests_runs_a_constant_number_of_queries(user_client, make_request):
     make_request()
 
@@ -103,8 +183,11 @@ def test_all_requests_runs_a_constant_number_of_queries(user_client, make_reques
             revocation_make(obj)
     assert count_queries() == one_row
     with CaptureQueriesContext(connection) as ctx:
-        user_client.get(ALL, {"q": "example", "status": "Revoked", "page": 2})
+        user_client.get(ALL, {"q": "example", "status": "Revoked", "page": 2, "sort": "revokedDt"})
     assert len(ctx.captured_queries) == one_row
+    with CaptureQueriesContext(connection) as ctx:
+        user_client.get(ALL, {"expiringWithinDays": "60"})
+    assert len(ctx.captured_queries) == one_row + 1  # the count of the rows matching the expiry filter
 
 
 # --- Create Request -----------------------------------------------------------------
@@ -183,6 +266,13 @@ def test_pending_expiry_lists_only_active_expired_with_how_long_ago(user_client,
         assert other.request_id not in html
     assert "3 days, 1 hour ago" in html
     assert response.context["page"].paginator.count == 1
+
+
+def test_pending_expiry_never_reads_revoked_access(user_client, make_request):
+    make_request(expires_in=-timedelta(days=1))
+    with CaptureQueriesContext(connection) as ctx:
+        assert user_client.get(PENDING).status_code == 200
+    assert not [q for q in ctx.captured_queries if "RevokedAccess" in q["sql"]]
 
 
 def test_pending_expiry_empty_state_and_bad_page(user_client):
