@@ -7,14 +7,13 @@ counts) and, for page 1, on. Fills the table itself, replacing what was in it.
 from __future__ import annotations
 
 import math
-import time
 
 from django.db import connection
 from django.test import Client, override_settings
-from django.test.utils import CaptureQueriesContext
 
 from bench.data import RESOURCES, bench_user, tables_analyze, tables_clear
-from bench.stats import Results, Row, ms, percentile
+from bench.pages import _server_times
+from bench.stats import Results, Row, ms
 from requests_app.selectors import PAGE_SIZE
 
 TARGET = 0.050
@@ -90,33 +89,6 @@ def _endpoints(made: dict) -> list[tuple[str, str, bool]]:
     ]
 
 
-def _time(client: Client, endpoints, samples: int) -> dict[str, dict]:
-    times: dict[str, list[float]] = {label: [] for label, _, _ in endpoints}
-    statuses: dict[str, set[int]] = {label: set() for label, _, _ in endpoints}
-    queries = {}
-    for label, path, _ in endpoints:  # warm-up (plans, buffers), counting the queries
-        client.get(path)
-        with CaptureQueriesContext(connection) as captured:
-            client.get(path)
-        queries[label] = len(captured.captured_queries)
-    for _ in range(samples):
-        for label, path, _ in endpoints:
-            start = time.perf_counter()
-            response = client.get(path)
-            times[label].append(time.perf_counter() - start)
-            statuses[label].add(response.status_code)
-    return {
-        label: {
-            "p50": percentile(values, 50),
-            "p95": percentile(values, 95),
-            "n": len(values),
-            "statuses": sorted(statuses[label]),
-            "queries": queries[label],
-        }
-        for label, values in times.items()
-    }
-
-
 def million_bench(*, results: Results, samples: int, rows: int = ROWS) -> None:
     section = f"Lists at {rows:,} rows"
     print(f"== million: filling {rows:,} requests")
@@ -125,10 +97,11 @@ def million_bench(*, results: Results, samples: int, rows: int = ROWS) -> None:
     client = Client()
     client.force_login(bench_user())
     endpoints = _endpoints(made)
+    paths = [(label, path, {}) for label, path, _ in endpoints]
     with override_settings(REQUESTS_COUNTS_CACHE_SECONDS=0):
-        timed = _time(client, endpoints, samples)
+        timed = _server_times(client, paths, samples)
     with override_settings(REQUESTS_COUNTS_CACHE_SECONDS=10):
-        cached = _time(client, endpoints[:1], samples)
+        cached = _server_times(client, paths[:1], samples)
     results.raw["million"] = {"data": made, "countsEveryView": timed, "countsCached": cached}
     rows_made = (
         f"{made['rows']:,} rows, {made['revoked']:,} revoked, {made['overdue']:,} expired and still active"
