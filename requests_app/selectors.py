@@ -64,10 +64,22 @@ class RequestFilters:
     sort: str = DEFAULT_SORT
 
 
+def _reversed(ordering: list) -> list:
+    """The exact reverse of an ORDER BY (NULLS LAST becomes NULLS FIRST)."""
+    flipped = []
+    for term in ordering:
+        if isinstance(term, str):
+            flipped.append(term[1:] if term.startswith("-") else f"-{term}")
+        else:
+            flipped.append(term.copy().reverse_ordering())
+    return flipped
+
+
 class _DeferredJoin:
     """`queryset` in `ordering` as Paginator reads it: a slice selects the page's ids on
     an index (OFFSET … LIMIT in a subquery), then fetches only those rows, with `related`
-    joined. count() is the `total` the caller already knows. One query a page."""
+    joined. count() is the `total` the caller already knows. One query a page; a page
+    in the second half is read from the end, so the last page costs what the first does."""
 
     def __init__(self, queryset: QuerySet, *, ordering: list, total: int, related: tuple = ()):
         self.queryset, self.ordering, self.total, self.related = queryset, ordering, total, related
@@ -76,9 +88,14 @@ class _DeferredJoin:
         return self.total
 
     def __getitem__(self, window: slice) -> list[UserAccessRequest]:
-        if window.start >= self.total:
+        start, stop = window.start, min(window.stop, self.total)
+        if start >= stop:
             return []
-        page_ids = self.queryset.order_by(*self.ordering).values("id")[window]
+        if start > self.total - stop:
+            backwards = self.queryset.order_by(*_reversed(self.ordering)).values("id")
+            page_ids = backwards[self.total - stop : self.total - start]
+        else:
+            page_ids = self.queryset.order_by(*self.ordering).values("id")[start:stop]
         rows = UserAccessRequest.objects.filter(id__in=page_ids).select_related(*self.related)
         return list(rows.order_by(*self.ordering))
 

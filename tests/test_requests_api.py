@@ -146,6 +146,20 @@ def test_list_rejects_bad_filters_with_400(user_client, params, field):
     assert list(response.json()["errors"]) == [field]
 
 
+@pytest.mark.parametrize(
+    "sort", ["-createdAt", "createdAt", "requestorName", "-expiresOn", "revokedDt", "-revokedDt"]
+)
+def test_pages_read_from_either_end_add_up_to_the_whole_list(user_client, make_request, sort):
+    for i in range(7):
+        obj = make_request(requestor_name=f"N{i % 3}", expires_in=timedelta(days=1 + i % 2))
+        if i % 3 == 0:
+            revocation_make(obj)
+    whole = [r["id"] for r in user_client.get(LIST, {"sort": sort}).json()]
+    pages = [user_client.get(LIST, {"sort": sort, "pageSize": 3, "page": n}).json() for n in (1, 2, 3)]
+    assert [r["id"] for page in pages for r in page] == whole
+    assert len(whole) == 7
+
+
 def test_list_runs_a_constant_number_of_queries_whatever_the_page_size(user_client, make_request):
     for i in range(40):
         obj = make_request()

@@ -269,6 +269,14 @@ def test_pending_expiry_lists_only_active_expired_with_how_long_ago(user_client,
     assert response.context["page"].paginator.count == 1
 
 
+def test_pending_expiry_pages_add_up_to_the_whole_list(user_client, make_request):
+    rows = [make_request(expires_in=-timedelta(hours=1 + i % 3)) for i in range(101)]
+    shown = []
+    for number in (1, 2, 3):
+        shown += [r.id for r in user_client.get(PENDING, {"page": number}).context["page"].object_list]
+    assert shown == [r.id for r in sorted(rows, key=lambda r: (r.expires_on, r.id))]
+
+
 def test_pending_expiry_never_reads_revoked_access(user_client, make_request):
     make_request(expires_in=-timedelta(days=1))
     with CaptureQueriesContext(connection) as ctx:

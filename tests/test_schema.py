@@ -22,7 +22,7 @@ def test_the_requests_indexes_are_the_ones_the_queries_read():
     assert {
         ("Id",),
         ("Request_Id",),
-        ("Status", "Expires_On"),
+        ("Status", "Expires_On", "Id"),
         ("Created_At", "Id"),
         ("Status", "Created_At", "Id"),
     } <= columns
