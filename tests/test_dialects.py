@@ -326,6 +326,7 @@ def test_schema_sql_parses_and_creates_every_seed_table():
         "RevokedAccess",
         "ExpiryNotification",
         "NotificationJobRun",
+        "NotificationFailure",
         "RevokeExpiredJobRun",
     }
 
