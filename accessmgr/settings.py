@@ -356,8 +356,6 @@ REVOKE_DELAY_SECONDS = env_float("REVOKE_DELAY_SECONDS", 15)
 REVOKE_CHUNK_SIZE = env_int("REVOKE_CHUNK_SIZE", 1000, minimum=1)
 NOTIFY_SEND_DELAY_SECONDS = env_float("NOTIFY_SEND_DELAY_SECONDS", 10)
 NOTIFY_MAX_WORKERS = env_int("NOTIFY_MAX_WORKERS", 16, minimum=1)
-# All Requests: its Total/Active/Revoked counts reused for this long unless a request was created
-# or revoked since (requests_app.selectors.access_request_list); 0 counts on every view.
 REQUESTS_COUNTS_CACHE_SECONDS = env_float("REQUESTS_COUNTS_CACHE_SECONDS", 10)
 try:
     REMINDER_DAYS = [int(d) for d in env_list("REMINDER_DAYS", "30,7")]

@@ -32,6 +32,7 @@ class Plan:
     http_seconds: float = 2
     http_rounds: int = 8
     http_warmup: bool = True
+    million_samples: int = 40  # each list at 1,000,000 rows; p95 of 40 is the second slowest
 
 
 PLANS = {
@@ -77,9 +78,15 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, default=BENCH_DIR, help="SQLite file, results JSON")
     parser.add_argument("--pg-url", help="PostgreSQL URL of the bench database (default: BENCH_PG_URL)")
     parser.add_argument(
-        "--only", default="", help="comma-separated sections: lock,notifications,revoke,pages"
+        "--only", default="", help="comma-separated sections: lock,notifications,revoke,pages,million"
     )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database at the end")
+    parser.add_argument(
+        "--million",
+        action="store_true",
+        default=os.environ.get("BENCH_MILLION", "") not in ("", "0"),
+        help="also the request lists at 1,000,000 rows (PostgreSQL; BENCH_MILLION=1)",
+    )
     return parser.parse_args(argv)
 
 
@@ -88,10 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     plan = PLANS["smoke" if args.smoke else "quick" if args.quick else "full"]
     work_dir = args.work_dir.resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    out = args.out or (
-        ROOT / "docs" / "benchmarks.md" if plan is PLANS["full"] else work_dir / "benchmarks.md"
-    )
     only = {s.strip() for s in args.only.split(",") if s.strip()}
+    out = args.out or (
+        ROOT / "docs" / "benchmarks.md" if plan is PLANS["full"] and not only else work_dir / "benchmarks.md"
+    )
 
     bench_db = bench_database(db=args.db, work_dir=work_dir, pg_url=args.pg_url)
     started = time.monotonic()
@@ -163,9 +170,16 @@ def main(argv: list[str] | None = None) -> int:
                 http_warmup=plan.http_warmup,
             )
 
+        def million():
+            from bench.million import million_bench
+
+            million_bench(results=results, samples=plan.million_samples)
+
         section("notifications", notifications)
         section("revoke", revoke)
         section("pages", pages)
+        if args.million or "million" in only:
+            section("million", million)
 
         elapsed = time.monotonic() - started
         if any(row.passed is False for row in results.rows):

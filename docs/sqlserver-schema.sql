@@ -38,6 +38,22 @@ DROP INDEX [uar_email_idx] ON [UserAccessRequest];
 --
 -- (no-op)
 
+-- Migration requests_app.0004_search_trigram_index
+--
+-- Create the pg_trgm GIN index for the request search (PostgreSQL only)
+--
+-- (no-op)
+
+-- Migration requests_app.0005_status_expires_id_index
+--
+-- Remove index uar_status_expires_idx from useraccessrequest
+--
+DROP INDEX [uar_status_expires_idx] ON [UserAccessRequest];
+--
+-- Create index uar_status_expires_idx on field(s) status, expires_on, id of model useraccessrequest
+--
+CREATE INDEX [uar_status_expires_idx] ON [UserAccessRequest] ([Status], [Expires_On], [Id]);
+
 -- Migration jobs.0001_initial
 --
 -- Create model NotificationJobRun

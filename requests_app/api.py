@@ -1,28 +1,22 @@
 """JSON API for access requests, with the seed's paths and camelCase field names.
 
-GET  /api/access-requests                 all requests with their revocation, newest first
-POST /api/access-requests                 create one (JSON body) → 201 with the created request
-GET  /api/access-requests/pending-expiry  Active requests whose Expires_On has passed
-
-Lists are JSON arrays, as in the seed, bounded by pages: ?page=1&pageSize=100 (at most
-500 a page). The totals travel in headers: X-Total-Count, X-Page, X-Page-Size,
-X-Total-Pages, and a Link header with rel="next" / rel="prev".
-Errors are {"message": ..., "errors": {field: [messages]}} with 400, 403, 405, 413 or 415.
+GET/POST /api/access-requests (list with the README's filters and sort / create one),
+GET /api/access-requests/pending-expiry. Lists are JSON arrays in pages (?page=, ?pageSize=
+up to 500) with X-Total-Count, X-Page, X-Page-Size, X-Total-Pages and Link headers.
 """
 
 from __future__ import annotations
 
-import json
 from urllib.parse import urlencode
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.paginator import Page
 from django.http import HttpRequest, JsonResponse
 from django.views.csrf import csrf_failure as default_csrf_failure
 
 from accessmgr.db import db_now
-from accessmgr.http import json_error, method_not_allowed
+from accessmgr.http import api_view, json_body, json_error, page_number
 from requests_app import selectors, services
-from requests_app.forms import AccessRequestForm
+from requests_app.forms import AccessRequestForm, RequestListForm
 from requests_app.models import UserAccessRequest
 
 API_PAGE_SIZE = 100
@@ -40,9 +34,10 @@ CREATE_FIELDS = {
 FIELD_NAMES = {form_name: camel for camel, form_name in CREATE_FIELDS.items()}
 
 
-def access_request_json(r: UserAccessRequest) -> dict:
-    """One request in the seed's shape. Expects `revocation` to be select_related."""
-    revocation = getattr(r, "revocation", None)
+def access_request_json(r: UserAccessRequest, *, revocation: bool = True) -> dict:
+    """One request in the seed's shape. Expects `revocation` to be select_related, unless
+    `revocation=False` says the request has none (Active)."""
+    revocation = getattr(r, "revocation", None) if revocation else None
     return {
         "id": r.id,
         "requestId": r.request_id,
@@ -58,34 +53,33 @@ def access_request_json(r: UserAccessRequest) -> dict:
     }
 
 
-def _page_params(request: HttpRequest) -> tuple[int, int, dict]:
-    errors: dict[str, list[str]] = {}
-    values = {}
+def _page_params(request: HttpRequest, errors: dict) -> tuple[int, int]:
+    """?page= and ?pageSize=; a bad one is added to `errors`."""
+    values = []
     for name, default, maximum in (("page", 1, None), ("pageSize", API_PAGE_SIZE, API_MAX_PAGE_SIZE)):
-        raw = request.GET.get(name, "")
         try:
-            value = int(raw) if raw != "" else default
-        except ValueError:
-            value = None
-        if value is None or value < 1 or (maximum and value > maximum):
-            limit = f"1 to {maximum}" if maximum else "1 or more"
-            errors[name] = [f"Must be a whole number from {limit}."]
-        values[name] = value
-    return values["page"], values["pageSize"], errors
+            values.append(page_number(request.GET.get(name), default=default, maximum=maximum))
+        except ValueError as exc:
+            errors[name] = [str(exc)]
+            values.append(default)
+    return values[0], values[1]
 
 
-def _paged_response(request: HttpRequest, page: selectors.RequestPage) -> JsonResponse:
-    response = JsonResponse([access_request_json(r) for r in page.rows], safe=False)
-    response["X-Total-Count"] = str(page.total)
+def _paged_response(request: HttpRequest, page: Page, *, revocation: bool = True) -> JsonResponse:
+    """The page's rows as a JSON array; the totals and the Link header as headers."""
+    rows = [access_request_json(r, revocation=revocation) for r in page.object_list]
+    response = JsonResponse(rows, safe=False)
+    num_pages = page.paginator.num_pages
+    response["X-Total-Count"] = str(page.paginator.count)
     response["X-Page"] = str(page.number)
-    response["X-Page-Size"] = str(page.per_page)
-    response["X-Total-Pages"] = str(page.num_pages)
+    response["X-Page-Size"] = str(page.paginator.per_page)
+    response["X-Total-Pages"] = str(num_pages)
     links = []
     params = request.GET.copy()
-    if page.number < page.num_pages:
+    if page.number < num_pages:
         params["page"] = str(page.number + 1)
         links.append(f'<{request.path}?{urlencode(params, doseq=True)}>; rel="next"')
-    if 1 < page.number <= page.num_pages:
+    if 1 < page.number <= num_pages:
         params["page"] = str(page.number - 1)
         links.append(f'<{request.path}?{urlencode(params, doseq=True)}>; rel="prev"')
     if links:
@@ -93,50 +87,34 @@ def _paged_response(request: HttpRequest, page: selectors.RequestPage) -> JsonRe
     return response
 
 
+@api_view("GET", "POST")
 def access_requests(request: HttpRequest) -> JsonResponse:
     """GET lists, POST creates: the seed serves both on one path."""
-    if request.method in ("GET", "HEAD"):
-        return _access_request_list(request)
     if request.method == "POST":
         return _access_request_create(request)
-    return method_not_allowed("GET", "HEAD", "POST")
+    return _access_request_list(request)
 
 
 def _access_request_list(request: HttpRequest) -> JsonResponse:
-    page_no, page_size, errors = _page_params(request)
-    status = request.GET.get("status", "")
-    if status not in ("", *selectors.STATUSES):
-        errors["status"] = [f"Must be one of: {', '.join(selectors.STATUSES)}."]
+    query = request.GET.copy()
+    if "search" in query:
+        query["q"] = query["search"]
+    form = RequestListForm(query)
+    errors = {} if form.is_valid() else {name: list(messages) for name, messages in form.errors.items()}
+    page_no, page_size = _page_params(request, errors)
     if errors:
         return json_error("Invalid query parameters.", status=400, errors=errors)
-    search = request.GET.get("search", request.GET.get("q", ""))
     page = selectors.access_request_list(
-        status=status or None, search=search, page=page_no, per_page=page_size, clamp=False
+        filters=form.filters(), now=db_now(), page=page_no, per_page=page_size, clamp=False
     )
     return _paged_response(request, page)
 
 
+@json_body
 def _access_request_create(request: HttpRequest) -> JsonResponse:
-    if request.content_type != "application/json":
-        return json_error(
-            "Send the request as JSON with Content-Type: application/json.",
-            status=415,
-            Accept_Post="application/json",
-        )
-    try:
-        body = request.body
-    except RequestDataTooBig:
-        return json_error("The request body is too large.", status=413)
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return json_error(f"Malformed JSON: {exc}", status=400)
-    if not isinstance(data, dict):
-        return json_error("The JSON body must be an object with the request's fields.", status=400)
-
     form_data, errors = {}, {}
     for camel, name in CREATE_FIELDS.items():
-        value = data.get(camel)
+        value = request.json.get(camel)
         if value is None:
             continue
         if camel == "duration" and isinstance(value, int) and not isinstance(value, bool):
@@ -157,17 +135,17 @@ def _access_request_create(request: HttpRequest) -> JsonResponse:
     return JsonResponse(access_request_json(obj), status=201)
 
 
+@api_view("GET")
 def pending_expiry(request: HttpRequest) -> JsonResponse:
     """Active requests whose Expires_On has passed at the database's now, most overdue first."""
-    if request.method not in ("GET", "HEAD"):
-        return method_not_allowed("GET", "HEAD")
-    page_no, page_size, errors = _page_params(request)
+    errors = {}
+    page_no, page_size = _page_params(request, errors)
     if errors:
         return json_error("Invalid query parameters.", status=400, errors=errors)
     page = selectors.access_request_pending_expiry_list(
         now=db_now(), page=page_no, per_page=page_size, clamp=False
     )
-    return _paged_response(request, page)
+    return _paged_response(request, page, revocation=False)
 
 
 def csrf_failure(request: HttpRequest, reason: str = ""):

@@ -4,7 +4,15 @@ from django import forms
 from django.utils import timezone
 
 from requests_app.models import UserAccessRequest
-from requests_app.services import CUSTOM, CUSTOM_DATE_MAX, DURATION_DAYS, NEVER, custom_date_start
+from requests_app.selectors import (
+    DEFAULT_SORT,
+    EXPIRING_WITHIN_MAX_DAYS,
+    SORTS,
+    STATUSES,
+    RequestFilters,
+    search_clean,
+)
+from requests_app.services import CUSTOM, DURATION_DAYS, NEVER, custom_date_expires_on
 
 
 def _max_length(name: str) -> int:
@@ -36,7 +44,9 @@ class AccessRequestForm(forms.Form):
         label="Duration",
         choices=DURATION_CHOICES,
         initial="30",
-        error_messages={"invalid_choice": "Choose one of: 1, 5, 29, 30, 90, 180, 365 days, never, custom."},
+        error_messages={
+            "invalid_choice": f"Choose one of: {', '.join(map(str, DURATION_DAYS))} days, never, custom."
+        },
     )
     custom_date = forms.DateField(
         label="Custom expiry date",
@@ -49,10 +59,10 @@ class AccessRequestForm(forms.Form):
         value = self.cleaned_data.get("custom_date")
         if value is None or self.cleaned_data.get("duration") != CUSTOM:
             return None
-        if value > CUSTOM_DATE_MAX:
-            raise forms.ValidationError("For no expiry choose “Never expires”.")
-        if custom_date_start(value) <= timezone.now():
-            raise forms.ValidationError("The expiry date must be in the future.")
+        try:
+            custom_date_expires_on(value, now=timezone.now())
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
         return value
 
     def clean(self):
@@ -64,3 +74,46 @@ class AccessRequestForm(forms.Form):
         ):
             self.add_error("custom_date", "Pick a date for a custom duration.")
         return cleaned
+
+
+class RequestListForm(forms.Form):
+    """The query string of All Requests and GET /api/access-requests (camelCase, as the
+    API's fields). Every field is optional; `filters()` is what the selector takes."""
+
+    q = forms.CharField(required=False, strip=False)
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "All"), *((s, s) for s in STATUSES)],
+        error_messages={"invalid_choice": f"Must be one of: {', '.join(STATUSES)}."},
+    )
+    overdue = forms.TypedChoiceField(
+        required=False,
+        choices=[("true", "true"), ("false", "false")],
+        coerce=lambda value: value == "true",
+        empty_value=False,
+        error_messages={"invalid_choice": "Must be true or false."},
+    )
+    expiringWithinDays = forms.IntegerField(  # noqa: N815 (the API's parameter name)
+        required=False,
+        min_value=1,
+        max_value=EXPIRING_WITHIN_MAX_DAYS,
+        error_messages={"invalid": "Must be a whole number of days."},
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[(key, key) for name in SORTS for key in (name, f"-{name}")],
+        error_messages={
+            "invalid_choice": f"Must be one of: {', '.join(SORTS)}, each optionally with a leading -."
+        },
+    )
+
+    def filters(self) -> RequestFilters:
+        """The valid fields as filters; an invalid one filters nothing (call is_valid() first)."""
+        data = self.cleaned_data  # without the invalid fields
+        return RequestFilters(
+            search=search_clean(data.get("q")),
+            status=data.get("status") or "",
+            overdue=bool(data.get("overdue")),
+            expiring_within_days=data.get("expiringWithinDays"),
+            sort=data.get("sort") or DEFAULT_SORT,
+        )

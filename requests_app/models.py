@@ -29,7 +29,8 @@ class UserAccessRequest(models.Model):
     class Meta:
         db_table = "UserAccessRequest"
         indexes = [
-            models.Index(fields=["status", "expires_on"], name="uar_status_expires_idx"),
+            # Id too: Pending Expiry's pages (ORDER BY Expires_On, Id) read it alone, in order
+            models.Index(fields=["status", "expires_on", "id"], name="uar_status_expires_idx"),
             models.Index(fields=["-created_at", "-id"], name="uar_created_idx"),
             # All Requests filtered by status, newest first: no sort of the whole status
             models.Index(fields=["status", "-created_at", "-id"], name="uar_status_created_idx"),

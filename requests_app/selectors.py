@@ -1,64 +1,113 @@
 """Reads: the query behind each request page and API list, one function per list.
 
-Every list runs a constant number of queries whatever its page size: one aggregate for
-the counts and one for the rows, which LEFT JOINs RevokedAccess (no query per row).
-The All Requests page may take its counts from the cache instead (counts_cached).
+A list is a Django Page whatever its page number or size: a constant number of queries
+(the counts, the rows), the rows read as a deferred join (the OFFSET runs over an index
+of ids, then only the page's rows are fetched). docs/schema.md says which index serves which sort.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.core.cache import cache
+from django.core.paginator import EmptyPage, Page, Paginator
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet, Subquery
+from django.db.models import Count, F, Q, QuerySet, Subquery
 
 from requests_app.models import RevokedAccess, UserAccessRequest
 
 PAGE_SIZE = 50
 SEARCH_MAX_LENGTH = 254
 STATUSES = tuple(UserAccessRequest.Status.values)  # ("Active", "Revoked")
+EXPIRING_WITHIN_MAX_DAYS = 3650
+
+# sort key (the API's camelCase field; "-key" reverses every column) → ORDER BY, each
+# ending in a unique column so that a sort is stable and a page boundary never splits ties.
+SORTS: dict[str, tuple] = {
+    "requestId": ("request_id",),
+    "requestorName": ("requestor_name", "id"),
+    "resourceName": ("resource_name", "id"),
+    "status": ("status", "-created_at", "-id"),  # newest first within a status
+    "createdAt": ("created_at", "id"),
+    "expiresOn": ("expires_on", "id"),
+    "revokedDt": ("revocation__revoked_dt", "id"),
+}
+DEFAULT_SORT = "-createdAt"
 
 
-@dataclass
-class RequestPage:
-    """One page of a list. `number` is already clamped to 1..num_pages."""
+def _ordering(sort: str) -> list:
+    """ORDER BY for a key of SORTS, or "-" and one. Raises KeyError for an unknown key.
+    NULLs (no revocation) sort last either way; NULLS LAST only there, as it would not
+    match the indexes' (DESC NULLS FIRST) order elsewhere."""
+    reverse = sort.startswith("-")
+    ordering = []
+    for name in SORTS[sort.removeprefix("-")]:
+        column = name.removeprefix("-")
+        descending = reverse != name.startswith("-")
+        if column == "revocation__revoked_dt":
+            ordering.append(F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True))
+        else:
+            ordering.append(f"-{column}" if descending else column)
+    return ordering
 
-    rows: list[UserAccessRequest]
-    number: int
-    per_page: int
-    total: int  # rows matching the filters, over all pages
-    counts: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def num_pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+@dataclass(frozen=True)
+class RequestFilters:
+    """What All Requests and GET /api/access-requests filter on; the defaults filter nothing."""
 
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
+    search: str = ""  # part of the Request_Id, requestor's name or email, or resource
+    status: str = ""  # "", or one of STATUSES (unknown: nothing matches)
+    overdue: bool = False  # Active with Expires_On passed: what the revoke job would revoke
+    expiring_within_days: int | None = None  # Active, expiring after now and within this many days
+    sort: str = DEFAULT_SORT
 
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.num_pages
 
-    @property
-    def previous_page_number(self) -> int:
-        return self.number - 1
+def _reversed(ordering: list) -> list:
+    """The exact reverse of an ORDER BY (NULLS LAST becomes NULLS FIRST)."""
+    flipped = []
+    for term in ordering:
+        if isinstance(term, str):
+            flipped.append(term[1:] if term.startswith("-") else f"-{term}")
+        else:
+            flipped.append(term.copy().reverse_ordering())
+    return flipped
 
-    @property
-    def next_page_number(self) -> int:
-        return self.number + 1
 
-    @property
-    def start_index(self) -> int:
-        return (self.number - 1) * self.per_page + 1 if self.rows else 0
+class _DeferredJoin:
+    """`queryset` in `ordering` as Paginator reads it: a slice selects the page's ids on
+    an index (OFFSET … LIMIT in a subquery), then fetches only those rows, with `related`
+    joined. count() is the `total` the caller already knows. One query a page; a page
+    in the second half is read from the end, so the last page costs what the first does."""
 
-    @property
-    def end_index(self) -> int:
-        return (self.number - 1) * self.per_page + len(self.rows)
+    def __init__(self, queryset: QuerySet, *, ordering: list, total: int, related: tuple = ()):
+        self.queryset, self.ordering, self.total, self.related = queryset, ordering, total, related
+
+    def count(self) -> int:
+        return self.total
+
+    def __getitem__(self, window: slice) -> list[UserAccessRequest]:
+        start, stop = window.start, min(window.stop, self.total)
+        if start >= stop:
+            return []
+        if start > self.total - stop:
+            backwards = self.queryset.order_by(*_reversed(self.ordering)).values("id")
+            page_ids = backwards[self.total - stop : self.total - start]
+        else:
+            page_ids = self.queryset.order_by(*self.ordering).values("id")[start:stop]
+        rows = UserAccessRequest.objects.filter(id__in=page_ids).select_related(*self.related)
+        return list(rows.order_by(*self.ordering))
+
+
+def _page(paginator: Paginator, number: int, *, clamp: bool) -> Page:
+    """Page `number`; past the end the last page (clamp) or an empty one numbered `number`."""
+    if clamp:
+        return paginator.get_page(number)
+    try:
+        return paginator.page(number)
+    except EmptyPage:
+        return Page([], number, paginator)
 
 
 def search_clean(raw: str | None) -> str:
@@ -67,36 +116,15 @@ def search_clean(raw: str | None) -> str:
     return (raw or "").replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
 
 
-def _page_bounds(*, total: int, page: int, per_page: int, clamp: bool) -> tuple[int, int]:
-    """(page number, offset of its first row)."""
-    num_pages = max(1, -(-total // per_page))
-    number = max(1, page)
-    if clamp:
-        number = min(number, num_pages)
-    return number, (number - 1) * per_page
-
-
-def _page_slice(*, queryset: QuerySet, total: int, page: int, per_page: int, clamp: bool) -> tuple[list, int]:
-    number, offset = _page_bounds(total=total, page=page, per_page=per_page, clamp=clamp)
-    rows = list(queryset[offset : offset + per_page]) if offset < total else []
-    return rows, number
-
-
-def _rows_page(*, queryset: QuerySet, total: int, page: int, per_page: int, clamp: bool) -> tuple[list, int]:
-    """A page of `queryset` (ordered newest first) as a deferred join: the OFFSET runs on
-    an index of ids alone (`Created_At DESC, Id DESC`, or the Status one when filtered),
-    and only the page's ids are then joined to RevokedAccess. One query: the ids are a
-    subquery (`Id IN (SELECT Id … LIMIT … OFFSET …)`)."""
-    number, offset = _page_bounds(total=total, page=page, per_page=per_page, clamp=clamp)
-    if offset >= total:
-        return [], number
-    page_ids = queryset.order_by("-created_at", "-id").values("id")[offset : offset + per_page]
-    rows = (
-        UserAccessRequest.objects.filter(id__in=page_ids)
-        .select_related("revocation")
-        .order_by("-created_at", "-id")
+def search_filter(search: str) -> Q:
+    """Case-insensitive "contains" on four columns; on PostgreSQL a trigram index serves
+    it (migration 0004), from three characters on."""
+    return (
+        Q(request_id__icontains=search)
+        | Q(requestor_email__icontains=search)
+        | Q(requestor_name__icontains=search)
+        | Q(resource_name__icontains=search)
     )
-    return list(rows), number
 
 
 def _counts_query(base: QuerySet) -> dict[str, int]:
@@ -105,9 +133,8 @@ def _counts_query(base: QuerySet) -> dict[str, int]:
 
 
 def _counts_fingerprint() -> tuple[int | None, int | None]:
-    """The highest UserAccessRequest.Id and RevokedAccess.Id, in one query of two index
-    look-ups: a create (new request) or a revoke (new RevokedAccess row, with the status
-    change in the same transaction) changes it, whichever process did it."""
+    """The highest UserAccessRequest.Id and RevokedAccess.Id (two index look-ups, one
+    query): a create or a revoke in any process changes it."""
     last_revocation = RevokedAccess.objects.order_by("-id").values("id")[:1]
     row = (
         UserAccessRequest.objects.order_by("-id")
@@ -135,47 +162,50 @@ def _counts_cached(*, base: QuerySet, search: str, max_age: float) -> dict[str, 
 
 def access_request_list(
     *,
-    status: str | None = None,
-    search: str = "",
+    filters: RequestFilters = RequestFilters(),
+    now: datetime,
     page: int = 1,
     per_page: int = PAGE_SIZE,
     clamp: bool = True,
     counts_max_age: float = 0,
-) -> RequestPage:
-    """All requests, newest first, with their revocation (LEFT JOIN RevokedAccess).
-
-    `search` matches part of the requestor's email or of the Request_Id, case-insensitively.
-    `counts` (total / active / revoked) are over the search, before the status filter.
-    Two queries. An unknown status is the caller's to reject; here it matches nothing.
-    `clamp` moves a page number past the end to the last page (pages); the API keeps
-    it and gets an empty list.
-
-    `counts_max_age` > 0 lets the counts come from Django's cache for that many seconds
-    while no request was created or revoked since (a third, index-only query reads the
-    highest Id of both tables; a hit skips the GROUP BY, so two queries, a miss three).
-    A deletion, an edit outside the app, or a create that commits after a later-numbered
-    one was counted shows in the counts within `counts_max_age` seconds.
+) -> Page:
+    """One page of all requests with their revocation, filtered and sorted by `filters`
+    (`now`: the database's clock, for the expiry filters). The page's `counts` are
+    {total, active, revoked} over the search alone; `page.paginator.count` is the rows
+    matching every filter. Past the end: the last page (clamp) or an empty page.
+    Two queries, three with an expiry filter; `counts_max_age` > 0: the counts may
+    come from the cache (REQUESTS_COUNTS_CACHE_SECONDS). Raises KeyError for an unknown sort.
     """
-    search = search_clean(search)
+    ordering = _ordering(filters.sort)
     base = UserAccessRequest.objects.all()
+    search = search_clean(filters.search)
     if search:
-        base = base.filter(Q(requestor_email__icontains=search) | Q(request_id__icontains=search))
-
-    # GROUP BY Status reads only the (Status, …) index when there is no search.
+        base = base.filter(search_filter(search))
     by_status = _counts_cached(base=base, search=search, max_age=counts_max_age)
     counts = {
         "total": sum(by_status.values()),
         "active": by_status.get(UserAccessRequest.Status.ACTIVE, 0),
         "revoked": by_status.get(UserAccessRequest.Status.REVOKED, 0),
     }
-    if status:
-        total = by_status.get(status, 0)
-        base = base.filter(status=status)
+
+    matching = base.filter(status=filters.status) if filters.status else base
+    if filters.overdue or filters.expiring_within_days:
+        matching = matching.filter(status=UserAccessRequest.Status.ACTIVE)
+        if filters.overdue:
+            matching = matching.filter(expires_on__lte=now)
+        if filters.expiring_within_days:
+            days = timedelta(days=filters.expiring_within_days)
+            matching = matching.filter(expires_on__gt=now, expires_on__lte=now + days)
+        total = matching.count()
+    elif filters.status:
+        total = by_status.get(filters.status, 0)
     else:
         total = counts["total"]
 
-    rows, number = _rows_page(queryset=base, total=total, page=page, per_page=per_page, clamp=clamp)
-    return RequestPage(rows=rows, number=number, per_page=per_page, total=total, counts=counts)
+    rows = _DeferredJoin(matching, ordering=ordering, total=total, related=("revocation",))
+    result = _page(Paginator(rows, per_page), page, clamp=clamp)
+    result.counts = counts
+    return result
 
 
 def access_request_expired(*, now: datetime) -> QuerySet[UserAccessRequest]:
@@ -188,10 +218,9 @@ def access_request_expired(*, now: datetime) -> QuerySet[UserAccessRequest]:
 
 def access_request_pending_expiry_list(
     *, now: datetime, page: int = 1, per_page: int = PAGE_SIZE, clamp: bool = True
-) -> RequestPage:
-    """One page of access_request_expired(now=...) with its count. Two queries."""
+) -> Page:
+    """One page of access_request_expired(now=...); `page.paginator.count` is all of them.
+    Two queries, neither touching RevokedAccess (an Active request has no revocation)."""
     queryset = access_request_expired(now=now)
-    total = queryset.count()
-    queryset = queryset.select_related("revocation")  # always empty here, but keeps rows uniform
-    rows, number = _page_slice(queryset=queryset, total=total, page=page, per_page=per_page, clamp=clamp)
-    return RequestPage(rows=rows, number=number, per_page=per_page, total=total, counts={"total": total})
+    rows = _DeferredJoin(queryset, ordering=list(queryset.query.order_by), total=queryset.count())
+    return _page(Paginator(rows, per_page), page, clamp=clamp)

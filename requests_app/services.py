@@ -28,6 +28,17 @@ def custom_date_start(value: date) -> datetime:
     return timezone.make_aware(datetime.combine(value, time.min), timezone.get_current_timezone())
 
 
+def custom_date_expires_on(value: date, *, now: datetime) -> datetime:
+    """Expires_On for a custom date: the start of that day in TIME_ZONE. Raises ValueError
+    (its message for the user) when that is not after `now` or is the "never" sentinel's day."""
+    if value > CUSTOM_DATE_MAX:
+        raise ValueError("For no expiry choose “Never expires”.")
+    expires_on = custom_date_start(value)
+    if expires_on <= now:
+        raise ValueError("The expiry date must be in the future.")
+    return expires_on
+
+
 def access_request_expires_on(*, duration: str, custom_date: date | None, now: datetime) -> datetime:
     """Expires_On for a duration choice. Raises ValueError for an unknown duration,
     a missing custom date or one not in the future."""
@@ -36,12 +47,7 @@ def access_request_expires_on(*, duration: str, custom_date: date | None, now: d
     if duration == CUSTOM:
         if custom_date is None:
             raise ValueError("A custom duration needs a date.")
-        if custom_date > CUSTOM_DATE_MAX:
-            raise ValueError("For no expiry choose “Never expires”.")
-        expires_on = custom_date_start(custom_date)
-        if expires_on <= now:
-            raise ValueError("The expiry date must be in the future.")
-        return expires_on
+        return custom_date_expires_on(custom_date, now=now)
     if duration in DURATIONS:
         return now + timedelta(days=int(duration))
     raise ValueError(f"Unknown duration {duration!r}.")

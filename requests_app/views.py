@@ -1,48 +1,47 @@
 """The three request pages. Each parses its input, calls one selector or service, renders."""
 
-from urllib.parse import quote
-
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accessmgr.db import db_now
+from accessmgr.http import page_number_or_first
 from requests_app import selectors, services
-from requests_app.forms import AccessRequestForm
-
-
-def page_number(raw: str | None) -> int:
-    """A page number from the query string; anything that is not a positive whole number is 1."""
-    try:
-        return max(1, int(raw or 1))
-    except (TypeError, ValueError):
-        return 1
+from requests_app.forms import AccessRequestForm, RequestListForm
 
 
 @require_http_methods(["GET", "HEAD"])
 def all_requests(request):
-    status = request.GET.get("status", "")
-    bad_status = status not in ("", *selectors.STATUSES)
-    if bad_status:
-        status = ""
-    search = selectors.search_clean(request.GET.get("q"))
+    """Invalid filters are ignored, each with a message; the others still apply."""
+    form = RequestListForm(request.GET)
+    form.is_valid()
+    filters = form.filters()
+    now = db_now()
     page = selectors.access_request_list(
-        status=status or None,
-        search=search,
-        page=page_number(request.GET.get("page")),
+        filters=filters,
+        now=now,
+        page=page_number_or_first(request.GET.get("page")),
         counts_max_age=settings.REQUESTS_COUNTS_CACHE_SECONDS,
     )
+    query = request.GET.copy()
+    query.pop("page", None)
+    for name in form.errors:
+        query.pop(name, None)
+    sorting = query.copy()
+    sorting.pop("sort", None)
     return render(
         request,
         "requests_app/all_requests.html",
         {
             "page": page,
-            "status": status,
+            "now": now,
+            "filters": filters,
+            "form": form,
             "statuses": selectors.STATUSES,
-            "bad_status": bad_status,
-            "q": search,
-            "filter_query": "".join(f"{k}={quote(v)}&" for k, v in (("q", search), ("status", status)) if v),
+            "filtered": filters != selectors.RequestFilters(sort=filters.sort),
+            "query": query.urlencode(),
+            "sort_query": sorting.urlencode(),
         },
     )
 
@@ -66,5 +65,7 @@ def create_request(request):
 @require_http_methods(["GET", "HEAD"])
 def pending_expiry(request):
     now = db_now()
-    page = selectors.access_request_pending_expiry_list(now=now, page=page_number(request.GET.get("page")))
+    page = selectors.access_request_pending_expiry_list(
+        now=now, page=page_number_or_first(request.GET.get("page"))
+    )
     return render(request, "requests_app/pending_expiry.html", {"page": page, "now": now})

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import dj_database_url
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.db import connection
+
+from tests.factories import PASSWORD, request_make, user_make  # noqa: F401 - PASSWORD for tests
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
-PASSWORD = "correct horse battery"  # every user the fixtures create
 
 
 @pytest.fixture
@@ -26,17 +27,13 @@ def postgres_only(db):
 
 @pytest.fixture
 def user(db) -> User:
-    return User.objects.create_user("alice", "alice@example.com", PASSWORD)
+    return user_make("alice")
 
 
 @pytest.fixture
 def operator(db) -> User:
     """A user allowed to run both jobs."""
-    op = User.objects.create_user("olivia", "olivia@example.com", PASSWORD)
-    op.user_permissions.add(
-        *Permission.objects.filter(codename__in=["run_revoke_job", "run_notification_job"])
-    )
-    return op
+    return user_make("olivia", permissions=("run_revoke_job", "run_notification_job"))
 
 
 def sso_configure(settings, issuer: str) -> str:
@@ -113,27 +110,5 @@ def django_start(env: dict | None = None, code: str = "", **variables: str) -> s
 
 @pytest.fixture
 def make_request(db):
-    """Factory for UserAccessRequest rows: make_request(expires_in=timedelta(days=5), status=...).
-    Request_Ids are REQ-TEST-0001, … unless given; times are relative to the database's now."""
-    from datetime import timedelta
-
-    from accessmgr.db import db_now
-    from requests_app.models import UserAccessRequest
-
-    counter = iter(range(1, 10**6))
-
-    def make(*, expires_in=timedelta(days=30), expires_on=None, created_ago=timedelta(0), **fields):
-        n = next(counter)
-        now = db_now()
-        values = {
-            "request_id": f"REQ-TEST-{n:04d}",
-            "requestor_name": f"Person {n}",
-            "requestor_email": f"person{n}@example.com",
-            "resource_name": "Production database",
-            "created_at": now - created_ago,
-            "expires_on": expires_on or now + expires_in,
-        }
-        values.update(fields)
-        return UserAccessRequest.objects.create(**values)
-
-    return make
+    """tests.factories.request_make, for the many view tests that take it as a fixture."""
+    return request_make

@@ -14,9 +14,9 @@ from http.cookiejar import CookieJar
 import pytest
 
 from tests.conftest import ROOT
+from tests.factories import PASSWORD
 
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
-PASSWORD = "correct horse battery"
 READY_TIMEOUT = 60  # seconds to wait for a server to answer /healthz
 
 

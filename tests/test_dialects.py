@@ -336,8 +336,8 @@ def test_schema_sql_parses_and_creates_every_seed_table():
         "RevokedAccess",
         "ExpiryNotification",
         "NotificationJobRun",
-        "RevokeExpiredJobRun",
         "NotificationFailure",
+        "RevokeExpiredJobRun",
         "ScheduledTick",
         "PrunedRunTotals",
     }

@@ -25,59 +25,7 @@ from jobs.notifications import (
 from jobs.runner import JobFailed
 from jobs.status import live_run
 from requests_app.models import NEVER_EXPIRES, ExpiryNotification, UserAccessRequest
-
-_ids = itertools.count(1)
-
-
-def expiry_in(days: int, now: datetime) -> datetime:
-    """A moment whose UTC date is `days` after now's, still ahead of now when days is 0."""
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    return midnight + timedelta(days=days) + (now - midnight + timedelta(days=1)) / 2
-
-
-def request_create(
-    *, expires_on: datetime, sent: int = 0, email: str | None = None, status: str = "Active"
-) -> UserAccessRequest:
-    """A request with `sent` reminders already recorded (30-Day, then 7-Day, then n-Day)."""
-    n = next(_ids)
-    req = UserAccessRequest.objects.create(
-        request_id=f"REQ-T-{n:06d}",
-        requestor_name=f"Person {n}",
-        requestor_email=email or f"person{n}@example.com",
-        resource_name=f"Resource {n}",
-        status=status,
-        created_at=datetime.now(UTC) - timedelta(days=60),
-        expires_on=expires_on,
-    )
-    for days in [30, 7, 1][:sent]:
-        ExpiryNotification.objects.create(
-            request=req,
-            notification_type=f"{days}-Day Reminder",
-            sent_at=datetime.now(UTC) - timedelta(days=1),
-            sent_to=req.requestor_email,
-        )
-    return req
-
-
-def requests_create(count: int, *, days: int = 10) -> list[UserAccessRequest]:
-    now = db_now()
-    start = next(_ids)
-    for _ in range(count):
-        next(_ids)
-    rows = [
-        UserAccessRequest(
-            request_id=f"REQ-B-{start + i:06d}",
-            requestor_name=f"Bulk {i}",
-            requestor_email=f"bulk{start + i}@example.com",
-            resource_name="Bulk resource",
-            status="Active",
-            created_at=now - timedelta(days=60),
-            expires_on=expiry_in(days, now),
-        )
-        for i in range(count)
-    ]
-    return UserAccessRequest.objects.bulk_create(rows)
-
+from tests.factories import expiry_in, request_make, requests_make
 
 # --- The decision table -----------------------------------------------------------------
 
@@ -102,7 +50,7 @@ def _expiry(case: str, now: datetime) -> datetime:
 def _decisions(now: datetime) -> dict[tuple[int, str], str | None]:
     made = {}
     for sent, case in itertools.product((0, 1, 2), CASES):
-        made[(sent, case)] = request_create(expires_on=_expiry(case, now), sent=sent).request_id
+        made[(sent, case)] = request_make(expires_on=_expiry(case, now), reminders=sent).request_id
     due = {p.request_id: p.reminder for p in pending_notifications(now=now)}
     return {key: due.get(request_id) for key, request_id in made.items()}
 
@@ -162,7 +110,7 @@ def test_days_left_counts_utc_calendar_days_like_datediff():
 @pytest.mark.django_db
 def test_revoked_requests_get_no_reminder():
     now = db_now()
-    request_create(expires_on=expiry_in(3, now), status="Revoked")
+    request_make(expires_on=expiry_in(3, now), status="Revoked")
     assert pending_notifications(now=now) == []
 
 
@@ -170,7 +118,7 @@ def test_revoked_requests_get_no_reminder():
 def test_pending_notifications_runs_one_query_whatever_the_number_of_rows(django_assert_num_queries):
     now = db_now()
     for i in range(20):
-        request_create(expires_on=expiry_in(i, now), sent=i % 2)
+        request_make(expires_on=expiry_in(i, now), reminders=i % 2)
     with django_assert_num_queries(1):
         pending = pending_notifications(now=now)
     assert len(pending) == 20 - 6  # sent=1 and more than 7 days left: 6 of them (9..19 odd)
@@ -182,9 +130,9 @@ def test_pending_notifications_runs_one_query_whatever_the_number_of_rows(django
 @pytest.mark.django_db(transaction=True)
 def test_run_sends_one_email_per_due_reminder_and_records_it():
     now = db_now()
-    first = request_create(expires_on=expiry_in(29, now))
-    second = request_create(expires_on=expiry_in(5, now), sent=1)
-    request_create(expires_on=expiry_in(20, now), sent=1)  # not due: 1 sent, 20 days left
+    first = request_make(expires_on=expiry_in(29, now))
+    second = request_make(expires_on=expiry_in(5, now), reminders=1)
+    request_make(expires_on=expiry_in(20, now), reminders=1)  # not due: 1 sent, 20 days left
 
     result = send(triggered_by="alice")
 
@@ -225,9 +173,9 @@ def test_run_with_nothing_due_completes_with_zero_counts():
 @pytest.mark.django_db(transaction=True)
 def test_failed_sends_are_not_recorded_and_the_next_run_sends_exactly_those():
     now = db_now()
-    ok = request_create(expires_on=expiry_in(10, now))
-    bad1 = request_create(expires_on=expiry_in(11, now), email="bob@example.com")
-    bad2 = request_create(expires_on=expiry_in(12, now), email="Carol@Example.com")
+    ok = request_make(expires_on=expiry_in(10, now))
+    bad1 = request_make(expires_on=expiry_in(11, now), requestor_email="bob@example.com")
+    bad2 = request_make(expires_on=expiry_in(12, now), requestor_email="Carol@Example.com")
 
     first = send(triggered_by="t", fail_emails=["bob@example.com", "carol@example.com"])
 
@@ -270,9 +218,10 @@ def test_a_failing_task_does_not_stop_the_others(settings):
     settings.NOTIFY_MAX_WORKERS = 4
     now = db_now()
     for i in range(10):
-        request_create(expires_on=expiry_in(10 + i, now), email=f"ok{i}@example.com")
+        request_make(expires_on=expiry_in(10 + i, now), requestor_email=f"ok{i}@example.com")
     refused = [
-        request_create(expires_on=expiry_in(3, now), email=f"refused{i}@example.com") for i in range(3)
+        request_make(expires_on=expiry_in(3, now), requestor_email=f"refused{i}@example.com")
+        for i in range(3)
     ]
 
     result = send(triggered_by="t")
@@ -287,8 +236,8 @@ def test_a_failing_task_does_not_stop_the_others(settings):
 def test_a_reminder_recorded_meanwhile_counts_as_skipped_not_failed(settings):
     settings.EMAIL_BACKEND = "tests.test_notifications.RefusingBackend"
     now = db_now()
-    request_create(expires_on=expiry_in(10, now), email="raced@example.com")
-    request_create(expires_on=expiry_in(11, now))
+    request_make(expires_on=expiry_in(10, now), requestor_email="raced@example.com")
+    request_make(expires_on=expiry_in(11, now))
 
     result = send(triggered_by="t")
 
@@ -298,7 +247,7 @@ def test_a_reminder_recorded_meanwhile_counts_as_skipped_not_failed(settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_random_failures_fail_some_and_record_only_the_sent():
-    requests_create(200)
+    requests_make(200, expires_on=expiry_in(10, db_now()))
     result = send(triggered_by="t", simulate_failures=True)
     assert 0 < result["failedCount"] < 200  # about half; all-or-nothing has odds of 2 ** -199
     assert result["notifiedCount"] + result["failedCount"] == 200
@@ -309,7 +258,7 @@ def test_random_failures_fail_some_and_record_only_the_sent():
 @pytest.mark.django_db(transaction=True)
 def test_test_mode_options_are_refused_when_test_mode_is_off(settings):
     settings.TEST_MODE = False
-    request_create(expires_on=expiry_in(10, db_now()))
+    request_make(expires_on=expiry_in(10, db_now()))
     with pytest.raises(NotifyOptionsError, match="TEST_MODE"):
         notifications_send(triggered_by="t", simulate_failures=True)
     with pytest.raises(NotifyOptionsError, match="TEST_MODE"):
@@ -327,7 +276,7 @@ def test_a_malformed_fail_email_is_refused_before_locking():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_second_run_while_the_first_holds_the_lock_is_refused():
-    request_create(expires_on=expiry_in(10, db_now()))
+    request_make(expires_on=expiry_in(10, db_now()))
     held = lock_acquire(job=NotificationJobRun, triggered_by="someone")
     try:
         with pytest.raises(LockHeld) as refused:
@@ -352,7 +301,7 @@ def test_a_crash_releases_the_lock_as_failed(settings):
 def test_performance_figures_compare_parallel_with_sequential(settings):
     settings.NOTIFY_SEND_DELAY_SECONDS = 0.05
     settings.NOTIFY_MAX_WORKERS = 8
-    requests_create(16)
+    requests_make(16, expires_on=expiry_in(10, db_now()))
     perf = send(triggered_by="t")["performance"]
     assert perf["workers"] == 8
     assert perf["estimatedSequentialSeconds"] >= 16 * 0.05
@@ -365,7 +314,7 @@ def test_500_sends_with_a_1_second_delay_run_in_parallel_on_500_workers(settings
     is asserted (all sent and recorded, 500 workers); the time is reported, not asserted."""
     settings.NOTIFY_SEND_DELAY_SECONDS = 1
     settings.NOTIFY_MAX_WORKERS = 500
-    requests_create(500)
+    requests_make(500, expires_on=expiry_in(10, db_now()))
     started = time.monotonic()
     result = send(triggered_by="t")
     elapsed = time.monotonic() - started
@@ -405,7 +354,7 @@ def test_no_connection_outlives_the_run(postgres_only, transactional_db, setting
     opened during the run is left."""
     settings.NOTIFY_MAX_WORKERS = 60
     settings.NOTIFY_SEND_DELAY_SECONDS = 0.05
-    requests_create(120)
+    requests_make(120, expires_on=expiry_in(10, db_now()))
     run_started = db_now()
     checked_out_before = _checked_out()
 
@@ -434,7 +383,7 @@ def test_sqlite_tasks_open_their_connection_in_turn(transactional_db, settings, 
     if connection.vendor != "sqlite":
         pytest.skip("SQLite only: PostgreSQL bounds connections with its pool (test above)")
     settings.NOTIFY_MAX_WORKERS = 60
-    requests_create(120)
+    requests_make(120, expires_on=expiry_in(10, db_now()))
     wrapper = type(connections["default"])  # `connection` is a proxy to it
     count_lock = threading.Lock()
     open_now, peak = 0, 0
@@ -481,7 +430,7 @@ def test_a_run_that_lost_its_lock_stops_sending(settings):
     settings.NOTIFY_MAX_WORKERS = 1  # one send after another
     now = db_now()
     for days in range(5):
-        request_create(expires_on=expiry_in(days, now))
+        request_make(expires_on=expiry_in(days, now))
 
     with pytest.raises(JobFailed, match="lost its lock") as failed:
         notifications_send(triggered_by="t")

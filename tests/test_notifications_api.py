@@ -8,7 +8,7 @@ from accessmgr.db import db_now
 from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun
 from requests_app.models import ExpiryNotification
-from tests.test_notifications import expiry_in, request_create, requests_create
+from tests.factories import expiry_in, request_make, requests_make
 
 SEND = reverse("jobs:api_send_expiry_notifications")
 PENDING = reverse("jobs:api_pending_notifications")
@@ -16,7 +16,7 @@ PENDING = reverse("jobs:api_pending_notifications")
 
 @pytest.mark.django_db(transaction=True)
 def test_send_returns_the_seeds_result_shape(operator_client):
-    req = request_create(expires_on=expiry_in(5, db_now()), sent=1)
+    req = request_make(expires_on=expiry_in(5, db_now()), reminders=1)
 
     response = operator_client.post(SEND)
 
@@ -38,9 +38,9 @@ def test_send_returns_the_seeds_result_shape(operator_client):
 @pytest.mark.django_db(transaction=True)
 def test_fail_email_fails_those_addresses_deterministically(operator_client):
     now = db_now()
-    request_create(expires_on=expiry_in(3, now), email="alice@test.com")
-    request_create(expires_on=expiry_in(4, now), email="bob@test.com")
-    kept = request_create(expires_on=expiry_in(5, now), email="carol@test.com")
+    request_make(expires_on=expiry_in(3, now), requestor_email="alice@test.com")
+    request_make(expires_on=expiry_in(4, now), requestor_email="bob@test.com")
+    kept = request_make(expires_on=expiry_in(5, now), requestor_email="carol@test.com")
 
     body = operator_client.post(f"{SEND}?failEmail=alice@test.com&failEmail=bob@test.com").json()
 
@@ -52,7 +52,7 @@ def test_fail_email_fails_those_addresses_deterministically(operator_client):
 
 @pytest.mark.django_db(transaction=True)
 def test_simulate_failures_true_is_accepted_in_test_mode(operator_client):
-    requests_create(40)
+    requests_make(40, expires_on=expiry_in(10, db_now()))
     body = operator_client.post(f"{SEND}?simulateFailures=true").json()
     assert body["notifiedCount"] + body["failedCount"] == 40 and body["failedCount"] > 0
 
@@ -61,7 +61,7 @@ def test_simulate_failures_true_is_accepted_in_test_mode(operator_client):
 @pytest.mark.django_db(transaction=True)
 def test_test_parameters_are_refused_with_400_when_test_mode_is_off(operator_client, settings, query):
     settings.TEST_MODE = False
-    request_create(expires_on=expiry_in(10, db_now()))
+    request_make(expires_on=expiry_in(10, db_now()))
     response = operator_client.post(f"{SEND}?{query}")
     assert response.status_code == 400
     assert "TEST_MODE" in response.json()["message"]
@@ -81,7 +81,7 @@ def test_malformed_test_parameters_get_400(operator_client, query, expected):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_second_run_gets_409_with_the_active_job(operator_client):
-    request_create(expires_on=expiry_in(10, db_now()))
+    request_make(expires_on=expiry_in(10, db_now()))
     held = lock_acquire(job=NotificationJobRun, triggered_by="someone")
     try:
         response = operator_client.post(SEND)
@@ -117,11 +117,11 @@ def test_anonymous_calls_get_401(client):
 @pytest.mark.django_db
 def test_pending_lists_each_request_with_days_left_count_and_due_reminder(user_client):
     now = db_now()
-    soon = request_create(expires_on=expiry_in(1, now))
-    later = request_create(expires_on=expiry_in(29, now))
-    week = request_create(expires_on=expiry_in(5, now), sent=1)
-    request_create(expires_on=expiry_in(20, now), sent=1)  # not due
-    request_create(expires_on=expiry_in(40, now))  # too far away
+    soon = request_make(expires_on=expiry_in(1, now))
+    later = request_make(expires_on=expiry_in(29, now))
+    week = request_make(expires_on=expiry_in(5, now), reminders=1)
+    request_make(expires_on=expiry_in(20, now), reminders=1)  # not due
+    request_make(expires_on=expiry_in(40, now))  # too far away
 
     response = user_client.get(PENDING)
 

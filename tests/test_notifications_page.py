@@ -10,7 +10,7 @@ from accessmgr.db import db_now
 from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun
 from requests_app.models import ExpiryNotification
-from tests.test_notifications import expiry_in, request_create
+from tests.factories import expiry_in, request_make
 
 PAGE = reverse("jobs:expiry_notifications")
 RUN = reverse("jobs:notifications_run")
@@ -30,10 +30,11 @@ def demo(db):
     """The demo's 1-, 5- and 29-day requests, plus ones that need nothing."""
     now = db_now()
     rows = [
-        request_create(expires_on=expiry_in(days, now), email=f"in{days}@example.com") for days in (1, 5, 29)
+        request_make(expires_on=expiry_in(days, now), requestor_email=f"in{days}@example.com")
+        for days in (1, 5, 29)
     ]
-    request_create(expires_on=expiry_in(60, now))
-    request_create(expires_on=expiry_in(20, now), sent=1)
+    request_make(expires_on=expiry_in(60, now))
+    request_make(expires_on=expiry_in(20, now), reminders=1)
     return rows
 
 

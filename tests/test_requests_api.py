@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accessmgr.db import db_now
-from requests_app.models import NEVER_EXPIRES, RevokedAccess, UserAccessRequest
+from requests_app.models import NEVER_EXPIRES, UserAccessRequest
+from tests.factories import revocation_make
 
 LIST = reverse("requests_app:api_access_requests")
 PENDING = reverse("requests_app:api_pending_expiry")
@@ -47,21 +47,13 @@ def valid(**overrides):
     return body
 
 
-def revoke(obj):
-    obj.status = UserAccessRequest.Status.REVOKED
-    obj.save(update_fields=["status"])
-    return RevokedAccess.objects.create(
-        request=obj, revoked_dt=db_now(), revoked_by="System - Scheduled Expiry Job"
-    )
-
-
 # --- GET /api/access-requests --------------------------------------------------------
 
 
 def test_list_has_the_seed_fields_newest_first_with_revocation(user_client, make_request):
     old = make_request(created_ago=timedelta(days=1))
     new = make_request(expires_on=NEVER_EXPIRES)
-    rv = revoke(old)
+    rv = revocation_make(old)
     response = user_client.get(LIST)
     assert response.status_code == 200
     rows = response.json()
@@ -110,16 +102,69 @@ def test_list_rejects_bad_query_parameters(user_client, params, field):
 def test_list_filters_by_status_and_search(user_client, make_request):
     a = make_request(requestor_email="dora@corp.example")
     b = make_request()
-    revoke(b)
+    revocation_make(b)
     assert [r["requestId"] for r in user_client.get(LIST, {"status": "Revoked"}).json()] == [b.request_id]
     assert [r["requestId"] for r in user_client.get(LIST, {"search": "DORA"}).json()] == [a.request_id]
+
+
+def test_list_sorts_and_filters_like_the_page(user_client, make_request):
+    late = make_request(requestor_name="Zed", expires_in=timedelta(days=20))
+    soon = make_request(requestor_name="Amy", expires_in=timedelta(days=2))
+    overdue = make_request(resource_name="Old VPN", expires_in=-timedelta(hours=2))
+    rows = user_client.get(LIST, {"sort": "-requestorName"}).json()
+    assert [r["requestId"] for r in rows][:2] == [late.request_id, overdue.request_id]
+    assert [r["requestId"] for r in user_client.get(LIST, {"sort": "expiresOn"}).json()] == [
+        overdue.request_id,
+        soon.request_id,
+        late.request_id,
+    ]
+    response = user_client.get(LIST, {"overdue": "true"})
+    assert [r["requestId"] for r in response.json()] == [overdue.request_id]
+    assert response["X-Total-Count"] == "1"
+    assert [r["requestId"] for r in user_client.get(LIST, {"expiringWithinDays": 7}).json()] == [
+        soon.request_id
+    ]
+    assert [r["requestId"] for r in user_client.get(LIST, {"search": "old vpn"}).json()] == [
+        overdue.request_id
+    ]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"sort": "justification"}, "sort"),
+        ({"sort": "--createdAt"}, "sort"),
+        ({"overdue": "maybe"}, "overdue"),
+        ({"expiringWithinDays": "0"}, "expiringWithinDays"),
+        ({"expiringWithinDays": "3651"}, "expiringWithinDays"),
+        ({"expiringWithinDays": "soon"}, "expiringWithinDays"),
+    ],
+)
+def test_list_rejects_bad_filters_with_400(user_client, params, field):
+    response = user_client.get(LIST, params)
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == [field]
+
+
+@pytest.mark.parametrize(
+    "sort", ["-createdAt", "createdAt", "requestorName", "-expiresOn", "revokedDt", "-revokedDt"]
+)
+def test_pages_read_from_either_end_add_up_to_the_whole_list(user_client, make_request, sort):
+    for i in range(7):
+        obj = make_request(requestor_name=f"N{i % 3}", expires_in=timedelta(days=1 + i % 2))
+        if i % 3 == 0:
+            revocation_make(obj)
+    whole = [r["id"] for r in user_client.get(LIST, {"sort": sort}).json()]
+    pages = [user_client.get(LIST, {"sort": sort, "pageSize": 3, "page": n}).json() for n in (1, 2, 3)]
+    assert [r["id"] for page in pages for r in page] == whole
+    assert len(whole) == 7
 
 
 def test_list_runs_a_constant_number_of_queries_whatever_the_page_size(user_client, make_request):
     for i in range(40):
         obj = make_request()
         if i % 3 == 0:
-            revoke(obj)
+            revocation_make(obj)
     counts = []
     for size in (1, 10, 500):
         with CaptureQueriesContext(connection) as ctx:
@@ -136,7 +181,7 @@ def test_pending_expiry_lists_active_expired_most_overdue_first(user_client, mak
     oldest = make_request(expires_in=-timedelta(days=9))
     make_request(expires_in=timedelta(days=1))
     make_request(expires_on=NEVER_EXPIRES)
-    revoke(make_request(expires_in=-timedelta(days=2)))
+    revocation_make(make_request(expires_in=-timedelta(days=2)))
     response = user_client.get(PENDING)
     assert response.status_code == 200
     rows = response.json()

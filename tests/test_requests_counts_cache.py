@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from accessmgr.db import db_now
 from requests_app import selectors
-from requests_app.models import RevokedAccess, UserAccessRequest
+from tests.factories import revocation_make
 
 ALL = reverse("requests_app:all_requests")
 CREATE = reverse("requests_app:create_request")
@@ -25,12 +25,6 @@ def counts_cached():
     with override_settings(REQUESTS_COUNTS_CACHE_SECONDS=60):
         yield
     cache.clear()
-
-
-def revoke(obj):
-    obj.status = UserAccessRequest.Status.REVOKED
-    obj.save(update_fields=["status"])
-    RevokedAccess.objects.create(request=obj, revoked_dt=db_now(), revoked_by="tests", job_id="job-1")
 
 
 def page_counts(client, **params) -> tuple[dict, bool]:
@@ -73,7 +67,7 @@ def test_a_request_created_elsewhere_or_revoked_recounts(user_client, make_reque
     page_counts(user_client)
     make_request()  # not through the page: another process, the API, a command
     assert page_counts(user_client) == ({"total": 2, "active": 2, "revoked": 0}, True)
-    revoke(first)  # the revoke job records a RevokedAccess row with each status change
+    revocation_make(first)  # the revoke job records a RevokedAccess row with each status change
     assert page_counts(user_client) == ({"total": 2, "active": 1, "revoked": 1}, True)
     html = user_client.get(ALL, {"status": "Revoked"}).content.decode()
     assert first.request_id in html and 'data-count="revoked">1<' in html
@@ -98,22 +92,22 @@ def test_counts_read_inside_a_transaction_are_not_cached(make_request):
     make_request()
     with transaction.atomic():
         make_request()
-        inside = selectors.access_request_list(counts_max_age=60).counts
+        inside = selectors.access_request_list(now=db_now(), counts_max_age=60).counts
         transaction.set_rollback(True)
     assert inside["total"] == 2
-    assert selectors.access_request_list(counts_max_age=60).counts["total"] == 1
+    assert selectors.access_request_list(now=db_now(), counts_max_age=60).counts["total"] == 1
 
 
 def test_a_page_runs_the_same_queries_whatever_its_size(make_request):
     for i in range(60):
         obj = make_request()
         if i % 2:
-            revoke(obj)
-    sizes = []
+            revocation_make(obj)
+    sizes, now = [], db_now()
     for per_page in (1, 10, 50):
         cache.clear()
         with CaptureQueriesContext(connection) as ctx:
-            page = selectors.access_request_list(per_page=per_page, counts_max_age=60)
-        assert len(page.rows) == per_page
+            page = selectors.access_request_list(now=now, per_page=per_page, counts_max_age=60)
+        assert len(page.object_list) == per_page
         sizes.append(len(ctx.captured_queries))
     assert sizes == [3, 3, 3]  # fingerprint, GROUP BY (a miss), rows

@@ -8,18 +8,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accessmgr.db import db_now
-from requests_app.models import NEVER_EXPIRES, RevokedAccess, UserAccessRequest
+from requests_app.models import NEVER_EXPIRES, UserAccessRequest
+from tests.factories import revocation_make
 
 ALL = reverse("requests_app:all_requests")
 CREATE = reverse("requests_app:create_request")
 PENDING = reverse("requests_app:pending_expiry")
-
-
-def revoke(obj, *, by="System - Scheduled Expiry Job"):
-    obj.status = UserAccessRequest.Status.REVOKED
-    obj.save(update_fields=["status"])
-    return RevokedAccess.objects.create(request=obj, revoked_dt=db_now(), revoked_by=by, job_id="job-1")
 
 
 def valid_form(**overrides):
@@ -41,7 +35,7 @@ def valid_form(**overrides):
 def test_all_requests_lists_newest_first_with_revoked_column(user_client, make_request):
     old = make_request(created_ago=timedelta(days=3))
     new = make_request()
-    revoke(old, by="System - Scheduled Expiry Job")
+    revocation_make(old, by="System - Scheduled Expiry Job")
     html = user_client.get(ALL).content.decode()
     assert html.index(new.request_id) < html.index(old.request_id)
     assert "by System - Scheduled Expiry Job" in html
@@ -58,10 +52,10 @@ def test_never_expiring_request_shows_never(user_client, make_request):
 def test_all_requests_paginates_fifty_a_page(user_client, make_request):
     rows = [make_request() for _ in range(51)]
     first = user_client.get(ALL)
-    assert len(first.context["page"].rows) == 50
+    assert len(first.context["page"].object_list) == 50
     assert rows[0].request_id not in first.content.decode()  # the oldest is on page 2
     second = user_client.get(ALL, {"page": 2})
-    assert [r.request_id for r in second.context["page"].rows] == [rows[0].request_id]
+    assert [r.request_id for r in second.context["page"].object_list] == [rows[0].request_id]
 
 
 @pytest.mark.parametrize("page", ["abc", "-3", "0", "999999", "1.5", "", "%00", "99999999999999999999999"])
@@ -69,29 +63,110 @@ def test_bad_page_numbers_do_not_fail(user_client, make_request, page):
     make_request()
     response = user_client.get(ALL, {"page": page})
     assert response.status_code == 200
-    assert len(response.context["page"].rows) == 1
+    assert len(response.context["page"].object_list) == 1
 
 
 def test_status_filter_and_unknown_status(user_client, make_request):
     active = make_request()
     revoked = make_request()
-    revoke(revoked)
+    revocation_make(revoked)
     html = user_client.get(ALL, {"status": "Revoked"}).content.decode()
     assert revoked.request_id in html and active.request_id not in html
     response = user_client.get(ALL, {"status": "Bogus"})
     assert response.status_code == 200
-    assert "Unknown status filter ignored" in response.content.decode()
-    assert len(response.context["page"].rows) == 2
+    assert "Ignored status: Must be one of: Active, Revoked." in response.content.decode()
+    assert len(response.context["page"].object_list) == 2
 
 
-def test_search_by_email_or_request_id(user_client, make_request):
-    a = make_request(requestor_email="zoe@corp.example")
-    b = make_request(request_id="REQ-2026-000777")
-    html = user_client.get(ALL, {"q": "ZOE@corp"}).content.decode()
-    assert a.request_id in html and b.request_id not in html
-    html = user_client.get(ALL, {"q": "000777"}).content.decode()
-    assert b.request_id in html and a.request_id not in html
+@pytest.mark.parametrize(
+    ("fields", "search"),
+    [
+        ({"requestor_email": "zoe@corp.example"}, "ZOE@corp"),
+        ({"request_id": "REQ-2026-000777"}, "req-2026-000777"),
+        ({"requestor_name": "Ada Lovelace"}, "lovelace"),
+        ({"resource_name": "Corporate VPN"}, "corporate vpn"),
+    ],
+)
+def test_search_by_request_id_requestor_name_or_email_or_resource(user_client, make_request, fields, search):
+    found = make_request(**fields)
+    other = make_request()
+    html = user_client.get(ALL, {"q": search}).content.decode()
+    assert found.request_id in html and other.request_id not in html
+
+
+def test_a_long_or_nul_search_does_not_fail(user_client, make_request):
     assert user_client.get(ALL, {"q": "a\x00b" + "x" * 5000}).status_code == 200
+
+
+def ids_shown(client, **params) -> list[str]:
+    return [r.request_id for r in client.get(ALL, params).context["page"].object_list]
+
+
+def test_every_column_sorts_both_ways_and_ties_keep_one_order(user_client, make_request):
+    b = make_request(requestor_name="Bea", resource_name="VPN", expires_in=timedelta(days=9))
+    a = make_request(requestor_name="Al", resource_name="VPN", expires_in=timedelta(days=20))
+    c = make_request(requestor_name="Cy", resource_name="CRM", expires_in=timedelta(days=1))
+    revocation_make(c)
+    assert ids_shown(user_client, sort="requestorName") == [a.request_id, b.request_id, c.request_id]
+    assert ids_shown(user_client, sort="-requestorName") == [c.request_id, b.request_id, a.request_id]
+    assert ids_shown(user_client, sort="expiresOn") == [c.request_id, b.request_id, a.request_id]
+    # the two VPN rows tie on the resource: the Id decides, the same way every time
+    assert ids_shown(user_client, sort="resourceName") == [c.request_id, b.request_id, a.request_id]
+    assert ids_shown(user_client, sort="-resourceName") == [a.request_id, b.request_id, c.request_id]
+    assert ids_shown(user_client, sort="status") == [a.request_id, b.request_id, c.request_id]
+    assert ids_shown(user_client, sort="revokedDt")[0] == c.request_id  # not revoked: last
+    assert ids_shown(user_client, sort="-revokedDt")[0] == c.request_id
+    assert ids_shown(user_client, sort="requestId") == sorted([a.request_id, b.request_id, c.request_id])
+    assert ids_shown(user_client, sort="createdAt") == [b.request_id, a.request_id, c.request_id]
+
+
+def test_a_sorted_column_is_marked_and_its_link_reverses_it(user_client, make_request):
+    make_request()
+    html = user_client.get(ALL, {"sort": "expiresOn", "status": "Active"}).content.decode()
+    assert (
+        '<th scope="col" aria-sort="ascending"><a href="?status=Active&amp;sort=-expiresOn">Expires ▲' in html
+    )
+    assert 'href="?status=Active&amp;sort=requestorName"' in html
+
+
+def test_an_unknown_sort_is_ignored_with_a_message(user_client, make_request):
+    make_request()
+    response = user_client.get(ALL, {"sort": "Id; DROP TABLE"})
+    assert response.status_code == 200
+    assert "Ignored sort" in response.content.decode()
+    assert len(response.context["page"].object_list) == 1
+
+
+def test_overdue_filter_and_badge(user_client, make_request):
+    overdue = make_request(expires_in=-timedelta(hours=1))
+    current = make_request(expires_in=timedelta(days=3))
+    revoked = make_request(expires_in=-timedelta(days=2))
+    revocation_make(revoked)
+    response = user_client.get(ALL, {"overdue": "true"})
+    assert ids_shown(user_client, overdue="true") == [overdue.request_id]
+    assert response.context["page"].paginator.count == 1
+    assert 'data-count="matching">1<' in response.content.decode()
+    html = user_client.get(ALL).content.decode()
+    assert html.count('class="badge Overdue"') == 1  # not on the future one, nor the revoked one
+    assert current.request_id in html
+
+
+def test_expiring_within_days_filter(user_client, make_request):
+    soon = make_request(expires_in=timedelta(days=2))
+    make_request(expires_in=timedelta(days=10))
+    make_request(expires_in=-timedelta(hours=1))  # already expired: not "expiring"
+    make_request(expires_on=NEVER_EXPIRES)
+    assert ids_shown(user_client, expiringWithinDays="7") == [soon.request_id]
+    response = user_client.get(ALL, {"expiringWithinDays": "0"})
+    assert "Ignored expiringWithinDays" in response.content.decode()
+    assert len(response.context["page"].object_list) == 4
+
+
+def test_filters_carry_into_the_page_links(user_client, make_request):
+    for _ in range(51):
+        make_request(resource_name="VPN")
+    html = user_client.get(ALL, {"q": "VPN", "sort": "expiresOn"}).content.decode()
+    assert 'href="?q=VPN&amp;sort=expiresOn&amp;page=2"' in html
 
 
 def test_all_requests_runs_a_constant_number_of_queries(user_client, make_request):
@@ -106,11 +181,14 @@ def test_all_requests_runs_a_constant_number_of_queries(user_client, make_reques
     for i in range(60):
         obj = make_request()
         if i % 2:
-            revoke(obj)
+            revocation_make(obj)
     assert count_queries() == one_row
     with CaptureQueriesContext(connection) as ctx:
-        user_client.get(ALL, {"q": "example", "status": "Revoked", "page": 2})
+        user_client.get(ALL, {"q": "example", "status": "Revoked", "page": 2, "sort": "revokedDt"})
     assert len(ctx.captured_queries) == one_row
+    with CaptureQueriesContext(connection) as ctx:
+        user_client.get(ALL, {"expiringWithinDays": "60"})
+    assert len(ctx.captured_queries) == one_row + 1  # the count of the rows matching the expiry filter
 
 
 # --- Create Request -----------------------------------------------------------------
@@ -181,14 +259,29 @@ def test_pending_expiry_lists_only_active_expired_with_how_long_ago(user_client,
     future = make_request(expires_in=timedelta(days=1))
     never = make_request(expires_on=NEVER_EXPIRES)
     gone = make_request(expires_in=-timedelta(days=1))
-    revoke(gone)
+    revocation_make(gone)
     response = user_client.get(PENDING)
     html = response.content.decode().replace("\xa0", " ")
     assert expired.request_id in html
     for other in (future, never, gone):
         assert other.request_id not in html
     assert "3 days, 1 hour ago" in html
-    assert response.context["page"].total == 1
+    assert response.context["page"].paginator.count == 1
+
+
+def test_pending_expiry_pages_add_up_to_the_whole_list(user_client, make_request):
+    rows = [make_request(expires_in=-timedelta(hours=1 + i % 3)) for i in range(101)]
+    shown = []
+    for number in (1, 2, 3):
+        shown += [r.id for r in user_client.get(PENDING, {"page": number}).context["page"].object_list]
+    assert shown == [r.id for r in sorted(rows, key=lambda r: (r.expires_on, r.id))]
+
+
+def test_pending_expiry_never_reads_revoked_access(user_client, make_request):
+    make_request(expires_in=-timedelta(days=1))
+    with CaptureQueriesContext(connection) as ctx:
+        assert user_client.get(PENDING).status_code == 200
+    assert not [q for q in ctx.captured_queries if "RevokedAccess" in q["sql"]]
 
 
 def test_pending_expiry_empty_state_and_bad_page(user_client):

@@ -17,34 +17,14 @@ from jobs.models import RevokeExpiredJobRun
 from jobs.revoke import revoke_expired_run
 from jobs.runner import JobFailed
 from jobs.status import live_run
-from requests_app.models import NEVER_EXPIRES, REVOKED_BY_JOB, RevokedAccess, UserAccessRequest
+from requests_app.models import REVOKED_BY_JOB, RevokedAccess, UserAccessRequest
 from requests_app.selectors import access_request_expired
+from tests.factories import requests_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ACTIVE = UserAccessRequest.Status.ACTIVE
 REVOKED = UserAccessRequest.Status.REVOKED
-_numbers = itertools.count(1)
-
-
-def make_requests(n: int, *, expires_in: timedelta | None, status: str = ACTIVE) -> list[UserAccessRequest]:
-    """n requests expiring `expires_in` from now (negative: already expired; None: never)."""
-    now = timezone.now()
-    rows = []
-    for _ in range(n):
-        k = next(_numbers)
-        rows.append(
-            UserAccessRequest(
-                request_id=f"REQ-T-{k:07d}",
-                requestor_name=f"Person {k}",
-                requestor_email=f"p{k}@example.com",
-                resource_name="Payroll DB",
-                status=status,
-                created_at=now - timedelta(days=60),
-                expires_on=NEVER_EXPIRES if expires_in is None else now + expires_in,
-            )
-        )
-    return UserAccessRequest.objects.bulk_create(rows, batch_size=1000)
 
 
 def statuses() -> dict[str, str]:
@@ -94,12 +74,12 @@ def chunk_writes(queries: CaptureQueriesContext) -> list[str]:
 
 
 def test_expired_set_is_revoked_and_recorded_exactly(chunk_way):
-    expired = make_requests(3, expires_in=-timedelta(days=2)) + make_requests(
+    expired = requests_make(3, expires_in=-timedelta(days=2)) + requests_make(
         1, expires_in=-timedelta(minutes=1)
     )
-    future = make_requests(2, expires_in=timedelta(days=5))
-    never = make_requests(1, expires_in=None)
-    already = make_requests(1, expires_in=-timedelta(days=9), status=REVOKED)
+    future = requests_make(2, expires_in=timedelta(days=5))
+    never = requests_make(1, expires_in=None)
+    already = requests_make(1, expires_in=-timedelta(days=9), status=REVOKED)
     RevokedAccess.objects.create(
         request=already[0], revoked_dt=timezone.now(), revoked_by="admin", job_id=None
     )
@@ -129,8 +109,8 @@ def test_expired_set_is_revoked_and_recorded_exactly(chunk_way):
 
 
 def test_no_expired_requests_completes_with_zero_and_says_so():
-    make_requests(2, expires_in=timedelta(days=1))
-    make_requests(1, expires_in=None)
+    requests_make(2, expires_in=timedelta(days=1))
+    requests_make(1, expires_in=None)
 
     result = revoke_expired_run(triggered_by="alice")
 
@@ -143,7 +123,7 @@ def test_no_expired_requests_completes_with_zero_and_says_so():
 
 
 def test_second_run_while_first_holds_the_lock_is_refused_and_changes_nothing():
-    make_requests(2, expires_in=-timedelta(days=1))
+    requests_make(2, expires_in=-timedelta(days=1))
     holder = lock_acquire(job=RevokeExpiredJobRun, triggered_by="bob", started_by="server-a:123")
     try:
         with pytest.raises(LockHeld) as refused:
@@ -162,7 +142,7 @@ def test_second_run_while_first_holds_the_lock_is_refused_and_changes_nothing():
 def test_fault_between_the_two_writes_leaves_both_tables_unchanged_and_the_run_failed(
     monkeypatch, two_writes
 ):
-    expired = make_requests(5, expires_in=-timedelta(days=1))
+    expired = requests_make(5, expires_in=-timedelta(days=1))
 
     def insert_fails(**kwargs):
         raise RuntimeError("disk on fire")
@@ -182,7 +162,7 @@ def test_fault_between_the_two_writes_leaves_both_tables_unchanged_and_the_run_f
 
 
 def test_fault_after_the_one_statement_before_commit_leaves_both_tables_unchanged(monkeypatch, postgres_only):
-    expired = make_requests(5, expires_in=-timedelta(days=1))
+    expired = requests_make(5, expires_in=-timedelta(days=1))
     real_chunk = jobs.revoke.revoke_chunk
     written = []
 
@@ -207,7 +187,7 @@ def test_fault_in_a_later_chunk_keeps_earlier_chunks_whole_and_rolls_back_its_ow
     monkeypatch, settings, chunk_way
 ):
     settings.REVOKE_CHUNK_SIZE = 3
-    make_requests(8, expires_in=-timedelta(days=1))  # chunks of 3, 3, 2
+    requests_make(8, expires_in=-timedelta(days=1))  # chunks of 3, 3, 2
     real_chunk = jobs.revoke.revoke_chunk
     calls = itertools.count(1)
 
@@ -230,7 +210,7 @@ def test_fault_in_a_later_chunk_keeps_earlier_chunks_whole_and_rolls_back_its_ow
 
 def test_recorded_count_differing_from_revoked_count_rolls_the_chunk_back(monkeypatch, two_writes):
     # On PostgreSQL's one statement the two counts are one rowcount: only this path can differ.
-    make_requests(4, expires_in=-timedelta(days=1))
+    requests_make(4, expires_in=-timedelta(days=1))
     real_insert = jobs.revoke.revocations_insert
 
     def records_one_too_few(*, ids, **kwargs):
@@ -248,7 +228,7 @@ def test_recorded_count_differing_from_revoked_count_rolls_the_chunk_back(monkey
 
 def test_each_chunk_is_recorded_with_one_insert_select_statement(settings, two_writes):
     settings.REVOKE_CHUNK_SIZE = 3
-    expired = make_requests(8, expires_in=-timedelta(days=1))  # chunks of 3, 3, 2
+    expired = requests_make(8, expires_in=-timedelta(days=1))  # chunks of 3, 3, 2
     table = connection.ops.quote_name(RevokedAccess._meta.db_table)
 
     with CaptureQueriesContext(connection) as queries:
@@ -276,7 +256,7 @@ def test_each_chunk_is_recorded_with_one_insert_select_statement(settings, two_w
 
 def test_on_postgresql_each_chunk_is_one_update_returning_insert_statement(settings, postgres_only):
     settings.REVOKE_CHUNK_SIZE = 3
-    expired = make_requests(8, expires_in=-timedelta(days=1))  # chunks of 3, 3, 2
+    expired = requests_make(8, expires_in=-timedelta(days=1))  # chunks of 3, 3, 2
     requests_table = connection.ops.quote_name(UserAccessRequest._meta.db_table)
 
     with CaptureQueriesContext(connection) as queries:
@@ -299,7 +279,7 @@ def test_on_postgresql_each_chunk_is_one_update_returning_insert_statement(setti
 
 def test_chunk_size_above_the_parameter_limit_is_capped(settings, chunk_way):
     settings.REVOKE_CHUNK_SIZE = 5000
-    make_requests(jobs.revoke.MAX_CHUNK_IDS + 1, expires_in=-timedelta(days=1))
+    requests_make(jobs.revoke.MAX_CHUNK_IDS + 1, expires_in=-timedelta(days=1))
 
     with CaptureQueriesContext(connection) as queries:
         result = revoke_expired_run(triggered_by="alice")
@@ -312,7 +292,7 @@ def test_chunk_size_above_the_parameter_limit_is_capped(settings, chunk_way):
 
 
 def test_interrupt_mid_run_releases_the_lock_as_failed_and_changes_nothing(monkeypatch):
-    make_requests(3, expires_in=-timedelta(days=1))
+    requests_make(3, expires_in=-timedelta(days=1))
 
     def interrupted(**kwargs):
         raise KeyboardInterrupt
@@ -330,7 +310,7 @@ def test_interrupt_mid_run_releases_the_lock_as_failed_and_changes_nothing(monke
 def test_request_revoked_by_someone_else_after_collection_is_neither_updated_nor_recorded(
     monkeypatch, chunk_way
 ):
-    expired = make_requests(4, expires_in=-timedelta(days=1))
+    expired = requests_make(4, expires_in=-timedelta(days=1))
     taken = expired[0]
     real_chunks = jobs.revoke._chunks
 
@@ -350,7 +330,7 @@ def test_request_revoked_by_someone_else_after_collection_is_neither_updated_nor
 
 
 def test_run_that_lost_its_lock_stops_before_writing(monkeypatch):
-    make_requests(3, expires_in=-timedelta(days=1))
+    requests_make(3, expires_in=-timedelta(days=1))
     real_chunks = jobs.revoke._chunks
 
     def taken_over(ids, size):
@@ -370,8 +350,8 @@ def test_run_that_lost_its_lock_stops_before_writing(monkeypatch):
 
 
 def test_ten_thousand_expired_requests_are_revoked_in_chunks_exactly(chunk_way):
-    expired = make_requests(10_000, expires_in=-timedelta(hours=1))
-    make_requests(50, expires_in=timedelta(days=3))
+    expired = requests_make(10_000, expires_in=-timedelta(hours=1))
+    requests_make(50, expires_in=timedelta(days=3))
 
     result = revoke_expired_run(triggered_by="alice")
 
@@ -390,11 +370,11 @@ def test_ten_thousand_expired_requests_are_revoked_in_chunks_exactly(chunk_way):
 
 
 def test_the_set_it_revokes_is_the_pending_expiry_selectors():
-    late = make_requests(1, expires_in=-timedelta(hours=1))
-    early = make_requests(1, expires_in=-timedelta(days=3))
-    make_requests(1, expires_in=timedelta(hours=1))
-    make_requests(1, expires_in=None)
-    make_requests(1, expires_in=-timedelta(days=1), status=REVOKED)
+    late = requests_make(1, expires_in=-timedelta(hours=1))
+    early = requests_make(1, expires_in=-timedelta(days=3))
+    requests_make(1, expires_in=timedelta(hours=1))
+    requests_make(1, expires_in=None)
+    requests_make(1, expires_in=-timedelta(days=1), status=REVOKED)
 
     assert [r.request_id for r in access_request_expired(now=db_now())] == [
         early[0].request_id,
@@ -407,7 +387,7 @@ def test_the_set_it_revokes_is_the_pending_expiry_selectors():
 
 def test_each_chunk_fences_and_records_its_progress_in_one_update_of_the_runs_row(settings):
     settings.REVOKE_CHUNK_SIZE = 3
-    make_requests(8, expires_in=-timedelta(days=1))  # chunks of 3, 3, 2
+    requests_make(8, expires_in=-timedelta(days=1))  # chunks of 3, 3, 2
     runs_table = connection.ops.quote_name(RevokeExpiredJobRun._meta.db_table)
 
     with CaptureQueriesContext(connection) as queries:

@@ -10,7 +10,7 @@ import jobs.revoke
 from jobs.lock import lock_acquire
 from jobs.models import RevokeExpiredJobRun
 from requests_app.models import RevokedAccess, UserAccessRequest
-from tests.test_revoke import make_requests
+from tests.factories import requests_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,7 +18,7 @@ URL = reverse("jobs:api_revoke_expired")
 
 
 def test_post_revokes_and_answers_the_result(operator_client):
-    expired = make_requests(2, expires_in=-timedelta(days=1))
+    expired = requests_make(2, expires_in=-timedelta(days=1))
     response = operator_client.post(URL)
 
     assert response.status_code == 200
@@ -37,7 +37,7 @@ def test_post_with_nothing_expired_answers_the_no_op_message(operator_client):
 
 
 def test_second_run_gets_409_with_the_active_job(operator_client):
-    make_requests(1, expires_in=-timedelta(days=1))
+    requests_make(1, expires_in=-timedelta(days=1))
     holder = lock_acquire(job=RevokeExpiredJobRun, triggered_by="bob", started_by="server-b:77")
     try:
         response = operator_client.post(URL)
@@ -55,7 +55,7 @@ def test_second_run_gets_409_with_the_active_job(operator_client):
 
 
 def test_without_the_permission_is_403_json_and_changes_nothing(user_client):
-    make_requests(1, expires_in=-timedelta(days=1))
+    requests_make(1, expires_in=-timedelta(days=1))
     response = user_client.post(URL)
 
     assert response.status_code == 403
@@ -77,7 +77,7 @@ def test_get_is_405_json(operator_client):
 
 
 def test_failed_run_is_500_json_with_the_job_and_changes_nothing(operator_client, monkeypatch):
-    make_requests(2, expires_in=-timedelta(days=1))
+    requests_make(2, expires_in=-timedelta(days=1))
 
     def insert_fails(**kwargs):
         raise RuntimeError("disk on fire")
@@ -96,7 +96,7 @@ def test_failed_run_is_500_json_with_the_job_and_changes_nothing(operator_client
 def test_post_without_csrf_token_is_refused(operator):
     client = Client(enforce_csrf_checks=True)
     client.force_login(operator)
-    make_requests(1, expires_in=-timedelta(days=1))
+    requests_make(1, expires_in=-timedelta(days=1))
 
     assert client.post(URL).status_code == 403
     assert not RevokeExpiredJobRun.objects.exists()

@@ -12,7 +12,7 @@ import jobs.revoke
 from jobs.lock import lock_acquire
 from jobs.models import RevokeExpiredJobRun
 from requests_app.models import RevokedAccess, UserAccessRequest
-from tests.test_revoke import make_requests
+from tests.factories import requests_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,7 +39,7 @@ def held_lock():
 
 
 def test_page_with_nothing_to_revoke_disables_the_button(operator_client):
-    make_requests(1, expires_in=timedelta(days=3))
+    requests_make(1, expires_in=timedelta(days=3))
     html = operator_client.get(PAGE).content.decode()
 
     button = run_button(html)
@@ -50,8 +50,8 @@ def test_page_with_nothing_to_revoke_disables_the_button(operator_client):
 
 
 def test_page_lists_the_expired_requests_and_enables_the_button(operator_client):
-    expired = make_requests(2, expires_in=-timedelta(days=1))
-    future = make_requests(1, expires_in=timedelta(days=3))
+    expired = requests_make(2, expires_in=-timedelta(days=1))
+    future = requests_make(1, expires_in=timedelta(days=3))
     html = operator_client.get(PAGE).content.decode()
 
     button = run_button(html)
@@ -69,7 +69,7 @@ def test_page_lists_the_expired_requests_and_enables_the_button(operator_client)
 
 
 def test_page_while_another_run_holds_the_lock_disables_the_button(operator_client, held_lock):
-    make_requests(2, expires_in=-timedelta(days=1))
+    requests_make(2, expires_in=-timedelta(days=1))
     html = operator_client.get(PAGE).content.decode()
 
     button = run_button(html)
@@ -80,7 +80,7 @@ def test_page_while_another_run_holds_the_lock_disables_the_button(operator_clie
 
 
 def test_page_without_the_permission_disables_the_button_with_a_reason(user_client):
-    make_requests(2, expires_in=-timedelta(days=1))
+    requests_make(2, expires_in=-timedelta(days=1))
     html = user_client.get(PAGE).content.decode()
 
     assert is_disabled(run_button(html))
@@ -94,7 +94,7 @@ def test_page_needs_login(client):
 
 
 def test_htmx_refresh_returns_only_the_data_panel(operator_client):
-    make_requests(1, expires_in=-timedelta(days=1))
+    requests_make(1, expires_in=-timedelta(days=1))
     response = operator_client.get(PAGE, **HTMX)
 
     html = response.content.decode()
@@ -105,7 +105,7 @@ def test_htmx_refresh_returns_only_the_data_panel(operator_client):
 
 
 def test_run_revokes_and_shows_the_result_panel(operator_client):
-    make_requests(3, expires_in=-timedelta(days=1))
+    requests_make(3, expires_in=-timedelta(days=1))
     response = operator_client.post(RUN, **HTMX)
 
     html = response.content.decode()
@@ -127,7 +127,7 @@ def test_run_with_nothing_to_revoke_says_so(operator_client):
 
 
 def test_second_run_gets_409_with_the_holders_details_and_changes_nothing(operator_client, held_lock):
-    make_requests(2, expires_in=-timedelta(days=1))
+    requests_make(2, expires_in=-timedelta(days=1))
     response = operator_client.post(RUN, **HTMX)
 
     html = response.content.decode()
@@ -141,7 +141,7 @@ def test_second_run_gets_409_with_the_holders_details_and_changes_nothing(operat
 
 
 def test_run_without_the_permission_is_403_and_changes_nothing(user_client):
-    make_requests(2, expires_in=-timedelta(days=1))
+    requests_make(2, expires_in=-timedelta(days=1))
     response = user_client.post(RUN, **HTMX)
 
     assert response.status_code == 403
@@ -151,7 +151,7 @@ def test_run_without_the_permission_is_403_and_changes_nothing(user_client):
 
 
 def test_failed_run_shows_the_error_and_changes_nothing(operator_client, monkeypatch):
-    make_requests(2, expires_in=-timedelta(days=1))
+    requests_make(2, expires_in=-timedelta(days=1))
 
     def insert_fails(**kwargs):
         raise RuntimeError("disk on fire")
@@ -168,7 +168,7 @@ def test_failed_run_shows_the_error_and_changes_nothing(operator_client, monkeyp
 
 
 def test_run_without_htmx_renders_the_whole_page_with_the_result(operator_client):
-    make_requests(1, expires_in=-timedelta(days=1))
+    requests_make(1, expires_in=-timedelta(days=1))
     response = operator_client.post(RUN)
 
     html = response.content.decode()
@@ -187,6 +187,6 @@ def test_run_refuses_get(operator_client):
 def test_run_needs_the_csrf_token(operator):
     client = Client(enforce_csrf_checks=True)
     client.force_login(operator)
-    make_requests(1, expires_in=-timedelta(days=1))
+    requests_make(1, expires_in=-timedelta(days=1))
     assert client.post(RUN, **HTMX).status_code == 403
     assert not RevokeExpiredJobRun.objects.exists()

@@ -15,7 +15,7 @@ from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun
 from requests_app.models import ExpiryNotification
 from tests.conftest import PYTHON, ROOT
-from tests.test_notifications import expiry_in, request_create
+from tests.factories import expiry_in, request_make
 
 
 def _manage(env, *args, timeout=60):
@@ -39,7 +39,7 @@ def outbox_env(child_env, tmp_path):
 
 
 def test_exit_0_when_every_send_went_out(outbox_env):
-    request_create(expires_on=expiry_in(5, db_now()), email="ok@example.com")
+    request_make(expires_on=expiry_in(5, db_now()), requestor_email="ok@example.com")
     done = _manage(outbox_env)
     assert done.returncode == 0, done.stderr
     assert "Sent 1 of 1 notifications." in done.stdout
@@ -49,7 +49,7 @@ def test_exit_3_when_the_smtp_server_is_down_and_the_run_shows_its_failures(chil
     with socket.socket() as probe:  # a port nobody listens on: every connection is refused
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    request_create(expires_on=expiry_in(5, db_now()), email="ok@example.com")
+    request_make(expires_on=expiry_in(5, db_now()), requestor_email="ok@example.com")
     env = child_env | {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
@@ -66,8 +66,8 @@ def test_exit_3_when_the_smtp_server_is_down_and_the_run_shows_its_failures(chil
 
 def test_exit_3_and_failed_sends_are_listed(outbox_env, tmp_path):
     now = db_now()
-    ok = request_create(expires_on=expiry_in(5, now), email="ok@example.com")
-    bad = request_create(expires_on=expiry_in(6, now), email="bad@example.com")
+    ok = request_make(expires_on=expiry_in(5, now), requestor_email="ok@example.com")
+    bad = request_make(expires_on=expiry_in(6, now), requestor_email="bad@example.com")
 
     done = _manage(outbox_env, "--fail-email", "bad@example.com")
 
@@ -88,7 +88,7 @@ def test_exit_3_and_failed_sends_are_listed(outbox_env, tmp_path):
 
 
 def test_exit_75_while_another_run_holds_the_lock(child_env):
-    request_create(expires_on=expiry_in(5, db_now()))
+    request_make(expires_on=expiry_in(5, db_now()))
     held = lock_acquire(job=NotificationJobRun, triggered_by="someone")
     try:
         refused = _manage(child_env)
@@ -100,7 +100,7 @@ def test_exit_75_while_another_run_holds_the_lock(child_env):
 
 
 def test_sigterm_releases_the_run_as_failed_and_exits_1(child_env):
-    request_create(expires_on=expiry_in(5, db_now()))
+    request_make(expires_on=expiry_in(5, db_now()))
     proc = subprocess.Popen(
         [PYTHON, "manage.py", "run_notifications"],
         cwd=ROOT,
@@ -126,7 +126,7 @@ def test_sigterm_releases_the_run_as_failed_and_exits_1(child_env):
 
 @pytest.mark.django_db(transaction=True)
 def test_json_output_is_the_api_result(capsys):
-    request_create(expires_on=expiry_in(5, db_now()))
+    request_make(expires_on=expiry_in(5, db_now()))
     call_command("run_notifications", "--json")
     result = json.loads(capsys.readouterr().out)
     assert result["notifiedCount"] == 1 and result["failures"] == []

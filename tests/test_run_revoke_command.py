@@ -15,7 +15,7 @@ from jobs.lock import lock_acquire
 from jobs.models import RevokeExpiredJobRun
 from requests_app.models import RevokedAccess, UserAccessRequest
 from tests.conftest import PYTHON, ROOT
-from tests.test_revoke import make_requests
+from tests.factories import requests_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,7 +31,7 @@ def run(*args) -> tuple[int, str, str]:
 
 
 def test_revokes_prints_the_result_and_exits_0():
-    make_requests(3, expires_in=-timedelta(days=1))
+    requests_make(3, expires_in=-timedelta(days=1))
     code, out, err = run()
 
     run_row = RevokeExpiredJobRun.objects.get()
@@ -49,7 +49,7 @@ def test_nothing_to_revoke_exits_0():
 
 
 def test_lock_held_exits_75_and_says_who_and_since_when():
-    make_requests(1, expires_in=-timedelta(days=1))
+    requests_make(1, expires_in=-timedelta(days=1))
     holder = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice", started_by="web-1:321")
     try:
         code, out, err = run()
@@ -64,7 +64,7 @@ def test_lock_held_exits_75_and_says_who_and_since_when():
 
 
 def test_failure_exits_1_and_changes_nothing(monkeypatch):
-    make_requests(2, expires_in=-timedelta(days=1))
+    requests_make(2, expires_in=-timedelta(days=1))
 
     def insert_fails(**kwargs):
         raise RuntimeError("disk on fire")
@@ -79,7 +79,7 @@ def test_failure_exits_1_and_changes_nothing(monkeypatch):
 
 
 def test_json_output_is_the_api_result():
-    make_requests(1, expires_in=-timedelta(days=1))
+    requests_make(1, expires_in=-timedelta(days=1))
     code, out, _ = run("--json")
     body = json.loads(out)
     assert code == 0
@@ -88,7 +88,7 @@ def test_json_output_is_the_api_result():
 
 
 def test_real_process_exits_0_then_75_while_another_run_holds_the_lock(child_env):
-    make_requests(2, expires_in=-timedelta(days=1))
+    requests_make(2, expires_in=-timedelta(days=1))
     cmd = [PYTHON, "manage.py", "run_revoke"]
 
     done = subprocess.run(cmd, cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=120)
@@ -107,7 +107,7 @@ def test_real_process_exits_0_then_75_while_another_run_holds_the_lock(child_env
 
 
 def test_sigterm_mid_run_releases_the_lock_as_failed_and_exits_1(child_env):
-    make_requests(2, expires_in=-timedelta(days=1))
+    requests_make(2, expires_in=-timedelta(days=1))
     env = {**child_env, "REVOKE_DELAY_SECONDS": "60"}  # the run sits in its delay, holding the lock
     process = subprocess.Popen(
         [PYTHON, "manage.py", "run_revoke"],

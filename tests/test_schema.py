@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 
 from requests_app.models import ExpiryNotification, RevokedAccess, UserAccessRequest
+from requests_app.selectors import search_filter
 
 REQUEST_TABLES = [m._meta.db_table for m in (UserAccessRequest, RevokedAccess, ExpiryNotification)]
 
@@ -21,7 +22,7 @@ def test_the_requests_indexes_are_the_ones_the_queries_read():
     assert {
         ("Id",),
         ("Request_Id",),
-        ("Status", "Expires_On"),
+        ("Status", "Expires_On", "Id"),
         ("Created_At", "Id"),
         ("Status", "Created_At", "Id"),
     } <= columns
@@ -37,3 +38,15 @@ def test_postgresql_has_no_like_index_on_request_ids(postgres_only):
             [REQUEST_TABLES, "%pattern_ops%"],
         )
         assert cursor.fetchall() == []
+
+
+@pytest.mark.django_db
+def test_postgresql_search_uses_the_trigram_index(postgres_only):
+    sql, params = (
+        UserAccessRequest.objects.filter(search_filter("user12345")).values("id").query.sql_with_params()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a test table is tiny: ask for its index
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "uar_search_trgm_idx" in plan

@@ -10,8 +10,8 @@ from django.contrib.auth.models import Permission, User
 
 from jobs.models import RevokeExpiredJobRun
 from requests_app.models import RevokedAccess, UserAccessRequest
+from tests.factories import requests_make
 from tests.servers import PASSWORD, Server
-from tests.test_revoke import make_requests
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -21,7 +21,7 @@ def test_two_servers_posting_at_once_give_one_200_and_one_409_naming_the_other(
 ):
     operator = User.objects.create_user("olivia", "olivia@example.com", PASSWORD)
     operator.user_permissions.add(Permission.objects.get(codename="run_revoke_job"))
-    expired = make_requests(5, expires_in=-timedelta(days=1))
+    expired = requests_make(5, expires_in=-timedelta(days=1))
 
     env = {**child_env, "REVOKE_DELAY_SECONDS": "2"}  # long enough for the two POSTs to overlap
     servers = [Server(name, env, tmp_path) for name in ("server-a", "server-b")]
