@@ -3,6 +3,7 @@ from urllib.parse import urlsplit
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, JsonResponse
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 
 
@@ -31,3 +32,17 @@ class ApiLoginRequiredMiddleware(LoginRequiredMiddleware):
             parts = urlsplit(current)
             return parts.path + (f"?{parts.query}" if parts.query else "")
         return "/"
+
+
+def vary_on_htmx_middleware(get_response):
+    """Adds `Vary: HX-Request` to every response: a page URL answers HTMX with a fragment
+    (a panel refresh, the login redirect) and a browser with the page, so a cache (the
+    browser's, for Back) must keep the two apart. Above the login middleware in MIDDLEWARE,
+    so its answers get it too."""
+
+    def middleware(request):
+        response = get_response(request)
+        patch_vary_headers(response, ("HX-Request",))
+        return response
+
+    return middleware

@@ -152,22 +152,29 @@ def expiry_notifications(request):
 @require_POST
 def notifications_run(request):
     """Run the job with the page's Test Mode choice and show its result panel: 200 done
-    (sent and failed lists, performance), 400 test mode refused or bad input, 409 another
+    (sent and failed lists, performance), 400 test mode refused or bad input ("pick" with no
+    email ticked included: nothing runs), 409 another
     run holds the lock (with its details), 500 the run failed, 403 without the permission.
     The page's htmx-config swaps those codes into the result panel too, like the API's
     codes. Without HTMX (a plain form post) the whole page is rendered with the result."""
     mode = request.POST.get("mode", "normal") or "normal"
+    fail_emails = [e for e in request.POST.getlist("failEmail") if e.strip()] if mode == "pick" else []
     if not request.user.has_perm(NOTIFY_PERMISSION):
         context, status = {"forbidden": True}, 403
     elif mode not in NOTIFY_MODES:
         refused = f"Unknown test mode {mode[:20]!r}; expected one of {', '.join(NOTIFY_MODES)}."
+        context, status = {"refused": refused}, 400
+    elif mode == "pick" and not fail_emails:
+        refused = (
+            "“Pick emails to fail” is chosen but no email is ticked: tick at least one, or choose Normal."
+        )
         context, status = {"refused": refused}, 400
     else:
         try:
             result = notifications_send(
                 triggered_by=request.user.get_username(),
                 simulate_failures=mode == "random",
-                fail_emails=request.POST.getlist("failEmail") if mode == "pick" else (),
+                fail_emails=fail_emails,
             )
             sent_rows = [{**n, "sent_at": _when(n["sentAt"])} for n in result["notifications"]]
             context, status = {"result": result, "sent_rows": sent_rows}, 200

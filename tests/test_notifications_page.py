@@ -171,3 +171,13 @@ def test_without_htmx_a_run_renders_the_whole_page_with_the_result(operator_clie
     # The table reflects the run: the 1- and 5-day requests are now due their 7-Day Reminder.
     assert "Trigger Notification to All (2)" in _button(html)
     assert html.count('class="badge reminder">7-Day Reminder') == 2
+
+
+@pytest.mark.parametrize("ticked", [[], [""], ["  "]], ids=["none", "empty", "blank"])
+def test_pick_mode_with_no_email_ticked_is_refused_with_400_and_runs_nothing(operator_client, demo, ticked):
+    response = operator_client.post(RUN, {"mode": "pick", "failEmail": ticked}, **HTMX)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Not run." in html and "no email is ticked" in html
+    assert not NotificationJobRun.objects.exists() and not mail.outbox
+    assert ExpiryNotification.objects.count() == 1  # the fixture's own
