@@ -1,6 +1,8 @@
 """Nothing is anonymous: pages redirect to login, the API answers 401 JSON."""
 
 import pytest
+from django.contrib.staticfiles import finders
+from django.templatetags.static import static
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -131,3 +133,12 @@ def test_htmx_login_redirect_ignores_a_foreign_current_url(client, db):
         headers={"HX-Request": "true", "HX-Current-URL": "https://evil.example/phish"},
     )
     assert response["HX-Redirect"] == "/login/?next=/"
+
+
+def test_favicon_ico_answers_without_login_with_the_svg_icon(client, db):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"] == static("favicon.svg")
+    assert "max-age=86400" in response["Cache-Control"]
+    assert finders.find("favicon.svg")
+    assert client.post("/favicon.ico").status_code == 405

@@ -16,8 +16,9 @@ from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 
 from .conftest import ROOT, django_start
 
-# Anonymous access is allowed here only; admin/ handles its own login (tested below).
-PUBLIC = {"/login/", "/healthz"}
+# Anonymous access is allowed here only (the favicon: browsers ask for it by themselves);
+# admin/ handles its own login (tested below).
+PUBLIC = {"/login/", "/healthz", "/favicon.ico"}
 
 SAMPLE_PARAMS = {"int": "1", "str": "revoke", "slug": "revoke", "uuid": str(uuid.uuid4()), "path": "x"}
 
