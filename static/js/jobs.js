@@ -20,8 +20,9 @@
     true
   );
 
+  var sentAt = new WeakMap(); // a request's XMLHttpRequest (the same object in all its events) -> when sent
   document.addEventListener("htmx:beforeRequest", function (event) {
-    event.detail.elt.dataset.sentAt = String(performance.now());
+    sentAt.set(event.detail.xhr, performance.now());
   });
 
   document.addEventListener("htmx:afterSwap", function (event) {
@@ -32,9 +33,9 @@
       target.focus();
       return;
     }
-    var poll = /^job-banner-(\w+)-poll$/.exec(event.detail.elt.id || "");
-    if (poll && event.target.id === event.detail.elt.id) {
-      clearStaleConflict(poll[1], Number(event.detail.elt.dataset.sentAt || 0));
+    var poll = /^job-banner-(\w+)-poll$/.exec(event.target.id || "");
+    if (poll) {
+      clearStaleConflict(poll[1], sentAt.get(event.detail.xhr) || 0);
     }
   });
 
