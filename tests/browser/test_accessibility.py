@@ -179,3 +179,47 @@ def test_the_admin(open_page, axe_script, rows):
         assert_accessible(page, axe_script, f"admin {path}")
     page.locator("#result_list tbody a").first.click()
     assert_accessible(page, axe_script, "admin change form")
+
+
+FOCUSED = """() => {
+  const e = document.activeElement, s = getComputedStyle(e);
+  let p = e.parentElement, behind = "rgba(0, 0, 0, 0)";
+  while (p && (behind = getComputedStyle(p).backgroundColor) === "rgba(0, 0, 0, 0)") p = p.parentElement;
+  return {what: e.tagName + (e.id ? "#" + e.id : "") + " " + (e.name || "") + " " + (e.value || "") + " "
+                + (e.textContent || "").trim().slice(0, 30),
+          style: s.outlineStyle, width: parseFloat(s.outlineWidth), color: s.outlineColor,
+          behind: p ? behind : "rgb(255, 255, 255)"};
+}"""
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two computed colours ("rgb(r, g, b)")."""
+
+    def luminance(rgb: str) -> float:
+        channels = [int(c) / 255 for c in re.findall(r"\d+", rgb)[:3]]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize("path", ["/", "/jobs/expiry-notifications/"])
+def test_every_focus_stop_shows_a_ring_of_at_least_3_to_1(operator_page, rows, path):
+    page, _ = operator_page(path)
+    if path == "/jobs/expiry-notifications/":
+        page.get_by_label("Pick emails to fail").check()  # from there: the checkboxes in the table too
+    stops = []
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        stop = page.evaluate(FOCUSED)
+        if stop["what"].startswith("BODY"):
+            break  # past the last stop
+        stops.append(stop)
+    assert len(stops) >= 5
+    weak = [
+        s
+        for s in stops
+        if s["style"] in ("none", "hidden") or s["width"] < 2 or contrast(s["color"], s["behind"]) < 3
+    ]
+    assert not weak, weak
