@@ -61,3 +61,13 @@ CREATE UNIQUE INDEX [revokeexpiredjobrun_one_inprogress] ON [RevokeExpiredJobRun
 -- Alter field status on revokeexpiredjobrun
 --
 -- (no-op)
+
+-- Migration jobs.0003_status_in_progress_label
+--
+-- Alter field status on notificationjobrun
+--
+-- (no-op)
+--
+-- Alter field status on revokeexpiredjobrun
+--
+-- (no-op)

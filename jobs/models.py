@@ -7,7 +7,7 @@ from django.db.models import Q
 
 class JobRun(models.Model):
     class Status(models.TextChoices):
-        IN_PROGRESS = "InProgress"
+        IN_PROGRESS = "InProgress", "In progress"  # the stored value (seed, API) and how pages show it
         COMPLETED = "Completed"
         FAILED = "Failed"
         ABANDONED = "Abandoned"

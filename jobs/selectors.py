@@ -57,6 +57,11 @@ class RunRow:
     def job_title(self) -> str:
         return JOB_TITLES[self.job]
 
+    @property
+    def status_label(self) -> str:
+        """The status as pages show it ("In progress" for the stored "InProgress")."""
+        return JobRun.Status(self.status).label
+
 
 JOB_TITLES = {"revoke": "Revoke expired", "notifications": "Expiry notifications"}
 

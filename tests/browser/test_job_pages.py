@@ -27,7 +27,7 @@ def test_back_after_a_job_run_shows_the_full_page(operator_page, make_request):
 
     page.go_back()
     expect(page).to_have_url(re.compile(re.escape(REVOKE) + "$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Revoke Expired Access")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Revoke expired access")
     expect(page.get_by_role("navigation", name="Main")).to_be_visible()
     assert page.evaluate("getComputedStyle(document.querySelector('.topbar')).display") == "flex"  # styled
     expect(page.locator("#revoke-run-button")).to_have_text("Run Revoke Job (0)")
