@@ -275,8 +275,6 @@ if not REMINDER_DAYS or sorted(set(REMINDER_DAYS), reverse=True) != REMINDER_DAY
     raise ImproperlyConfigured("REMINDER_DAYS must be distinct, descending, non-negative days, e.g. 30,7")
 TEST_MODE = env_bool("TEST_MODE", DEBUG)
 JOB_POLL_SECONDS = env_int("JOB_POLL_SECONDS", 3, minimum=1)
-# The banner and the status APIs (display polls, never a trigger's decision) reuse one process's
-# last lock-status read for this long, unless this process changed that lock since (jobs.lock).
 LOCK_STATUS_CACHE_SECONDS = env_float("LOCK_STATUS_CACHE_SECONDS", 1)
 if LOCK_STATUS_CACHE_SECONDS > JOB_POLL_SECONDS:
     raise ImproperlyConfigured(

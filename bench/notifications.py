@@ -67,7 +67,7 @@ def notifications_bench(*, results: Results, runs: list[tuple[int, float]], samp
         efficiency = ideal / watch.seconds
         bare = bare_pool_seconds(n=n, workers=workers, delay=delay)
         bare_efficiency = ideal / bare
-        correct = result["notifiedCount"] == n == recorded == emails and result["failedCount"] == 0
+        correct = len(result.sent) == n == recorded == emails and len(result.failed) == 0
         pool = settings.DB_POOL_MAX_SIZE
         raw = {
             "n": n,
@@ -78,9 +78,9 @@ def notifications_bench(*, results: Results, runs: list[tuple[int, float]], samp
             "efficiency": efficiency,
             "barePoolSeconds": bare,
             "barePoolEfficiency": bare_efficiency,
-            "jobParallelSeconds": result["performance"]["parallelSeconds"],
-            "notified": result["notifiedCount"],
-            "failed": result["failedCount"],
+            "jobParallelSeconds": result.parallel_seconds,
+            "notified": len(result.sent),
+            "failed": len(result.failed),
             "recorded": recorded,
             "emails": emails,
             "peakConnections": sampler.peak_connections,
@@ -99,7 +99,7 @@ def notifications_bench(*, results: Results, runs: list[tuple[int, float]], samp
                 passed=(efficiency >= TARGET and correct) if has_target else (None if correct else False),
                 detail=(
                     f"ideal {ideal:g} s / measured {watch.seconds:.2f} s; "
-                    f"{result['notifiedCount']:,} sent, {recorded:,} recorded, {emails:,} emails"
+                    f"{len(result.sent):,} sent, {recorded:,} recorded, {emails:,} emails"
                     + ("" if correct else " — MISMATCH")
                 ),
             )

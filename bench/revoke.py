@@ -18,7 +18,8 @@ from accessmgr.db import db_now
 from bench.data import requests_create, tables_analyze, tables_clear
 from bench.stats import Results, Row, Stopwatch
 from jobs.dialects import dialect_for
-from jobs.revoke import REVOKED_BY, revoke_expired_run
+from jobs.revoke import revoke_expired_run
+from requests_app.models import REVOKED_BY_JOB as REVOKED_BY
 from requests_app.models import RevokedAccess, UserAccessRequest
 
 TARGET = 20.0
@@ -78,7 +79,7 @@ def revoke_bench(*, results: Results, n: int) -> None:
     _fresh_table(n)
     with override_settings(REVOKE_DELAY_SECONDS=0), Stopwatch() as project:
         result = revoke_expired_run(triggered_by="bench")
-    project_ok = result["revokedCount"] == n and _check(n, "project")
+    project_ok = result.revoked_count == n and _check(n, "project")
     tables_analyze()
 
     speedup = baseline.seconds / project.seconds

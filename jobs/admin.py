@@ -18,7 +18,7 @@ class JobRunAdmin(admin.ModelAdmin):
     def get_list_display(self, request):
         return [
             "job_id",
-            "status",
+            "outcome_shown",
             "started_at",
             "duration_shown",
             "started_by",
@@ -28,6 +28,10 @@ class JobRunAdmin(admin.ModelAdmin):
             "total_count",
             "error_shown",
         ]
+
+    @admin.display(description="Status", ordering="status")
+    def outcome_shown(self, run: JobRun) -> str:
+        return run.outcome
 
     @admin.display(description="Duration", ordering="completed_at")
     def duration_shown(self, run: JobRun) -> str:

@@ -1,49 +1,144 @@
-"""JSON API of the jobs (the seed's paths and shapes)."""
+"""JSON API of the jobs: the seed's paths and camelCase shapes, built from the jobs' results."""
+
+from __future__ import annotations
 
 from django.http import JsonResponse
 
-from accessmgr.http import method_not_allowed
+from accessmgr.http import json_error, method_not_allowed
 from jobs import notifications
-from jobs.lock import LockHeld, LockLost, lock_status_cached
-from jobs.models import NotificationJobRun, RevokeExpiredJobRun
-from jobs.revoke import RevokeFailed, revoke_expired_run
+from jobs.lock import LockHeld
+from jobs.models import JobRun, NotificationJobRun, RevokeExpiredJobRun
+from jobs.revoke import RevokeResult, revoke_expired_run
+from jobs.runner import JobFailed
+from jobs.status import live_run_cached
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 
 
-def _conflict(held: LockHeld, *, job_title: str) -> JsonResponse:
-    """409 {message, activeJob}: the seed's answer to a second start."""
-    job = held.active_job or {}
-    message = f"The {job_title} job is already running"
-    if job:
-        message += f" (started by {job['startedBy']} at {job['startedAt']})"
-    return JsonResponse({"message": message + ".", "activeJob": held.active_job}, status=409)
+def active_job_json(run: JobRun | None) -> dict | None:
+    """The run holding a lock, as the seed's `activeJob`."""
+    if run is None:
+        return None
+    return {
+        "jobId": run.job_id,
+        "startedAt": run.started_at.isoformat() if run.started_at else None,
+        "startedBy": run.started_by,
+        "triggeredBy": run.triggered_by,
+        "heartbeatAt": run.heartbeat_at.isoformat() if run.heartbeat_at else None,
+        "processed": run.processed_count,
+        "total": run.total_count,
+    }
+
+
+def conflict_json(held: LockHeld) -> dict:
+    """409 body: {message, activeJob}."""
+    return {"message": str(held), "activeJob": active_job_json(held.holder)}
+
+
+def failed_json(failed: JobFailed) -> dict:
+    """500 body: {message, jobId} and, for the revoke job, revokedCount."""
+    body = {"message": str(failed), "jobId": failed.job_id}
+    if "revoked_count" in failed.counts:
+        body["revokedCount"] = failed.counts["revoked_count"]
+    return body
+
+
+def revoke_result_json(result: RevokeResult) -> dict:
+    return {
+        "message": result.message,
+        "revokedCount": result.revoked_count,
+        "revokedAt": result.revoked_at.isoformat() if result.revoked_at else None,
+        "jobId": result.job_id,
+    }
+
+
+def notification_result_json(result: notifications.NotificationResult) -> dict:
+    return {
+        "message": result.message,
+        "jobId": result.job_id,
+        "notifiedCount": len(result.sent),
+        "failedCount": len(result.failed),
+        "skippedCount": result.skipped_count,
+        "notifications": [
+            {
+                "requestId": s.request_id,
+                "email": s.email,
+                "type": s.reminder,
+                "daysLeft": s.days_left,
+                "sentAt": s.sent_at.isoformat(),
+            }
+            for s in result.sent
+        ],
+        "failures": [{"requestId": f.request_id, "email": f.email, "error": f.error} for f in result.failed],
+        "performance": {
+            "parallelSeconds": round(result.parallel_seconds, 3),
+            "estimatedSequentialSeconds": round(result.estimated_sequential_seconds, 3),
+            "speedup": result.speedup,
+            "workers": result.workers,
+        },
+    }
+
+
+def pending_notification_json(p: notifications.PendingNotification) -> dict:
+    return {
+        "requestId": p.request_id,
+        "requestorName": p.requestor_name,
+        "requestorEmail": p.email,
+        "resourceName": p.resource_name,
+        "expiresOn": p.expires_on.isoformat(),
+        "daysLeft": p.days_left,
+        "notificationCount": p.sent_count,
+        "notificationType": p.reminder,
+    }
+
+
+def _run(request, job: type[JobRun], start, to_json) -> JsonResponse:
+    """POST: start `job` and answer 200 with its result, 409 while another run holds the lock,
+    500 when the run failed, 403 without the job's permission."""
+    if request.method != "POST":
+        return method_not_allowed("POST")
+    if not request.user.has_perm(job.run_permission):
+        return json_error(f"You do not have permission to run the {job.job_noun} job.", status=403)
+    try:
+        return JsonResponse(to_json(start()))
+    except LockHeld as held:
+        return JsonResponse(conflict_json(held), status=409)
+    except JobFailed as failed:
+        return JsonResponse(failed_json(failed), status=500)
 
 
 def revoke_expired(request):
-    """POST: run the revoke job → 200 {message, revokedCount, revokedAt, jobId}; 409
-    {message, activeJob} while another run holds the lock; 500 {message, jobId,
-    revokedCount} when the run failed; 403 without the jobs.run_revoke_job permission."""
-    if request.method != "POST":
-        return method_not_allowed("POST")
-    if not request.user.has_perm("jobs.run_revoke_job"):
-        return JsonResponse({"message": "You do not have permission to run the revoke job."}, status=403)
+    """POST: run the revoke job."""
+    start = lambda: revoke_expired_run(triggered_by=request.user.get_username())  # noqa: E731
+    return _run(request, RevokeExpiredJobRun, start, revoke_result_json)
+
+
+def send_expiry_notifications(request):
+    """POST: run the notification job; test options ?simulateFailures=true and
+    ?failEmail=a@x (repeatable) → 400 when TEST_MODE is off or malformed."""
+
+    def start():
+        simulate = request.GET.get("simulateFailures", "").strip().lower()
+        if simulate not in _TRUE + _FALSE:
+            raise notifications.NotifyOptionsError("simulateFailures must be true or false.")
+        return notifications.notifications_send(
+            triggered_by=request.user.get_username(),
+            simulate_failures=simulate in _TRUE,
+            fail_emails=request.GET.getlist("failEmail"),
+        )
+
     try:
-        result = revoke_expired_run(triggered_by=request.user.get_username())
-    except LockHeld as held:
-        return _conflict(held, job_title="revoke")
-    except RevokeFailed as failed:
-        return JsonResponse(failed.as_dict(), status=500)
-    return JsonResponse(result)
+        return _run(request, NotificationJobRun, start, notification_result_json)
+    except notifications.NotifyOptionsError as refused:
+        return json_error(str(refused), status=400)
 
 
-def _job_status(request, job) -> JsonResponse:
-    """GET: the lock's state, {isLocked, activeJob: {jobId, startedAt, startedBy,
-    triggeredBy, heartbeatAt, processed, total} | null}. A run that stopped beating is
-    not "locked": the next run takes it over. Login required (401 from the middleware).
-    A display poll: the status may be this process's read of up to LOCK_STATUS_CACHE_SECONDS
-    ago (jobs.lock.lock_status_cached); a start is decided by the lock itself."""
+def _job_status(request, job: type[JobRun]) -> JsonResponse:
+    """GET: {isLocked, activeJob}. A display poll: may be LOCK_STATUS_CACHE_SECONDS old."""
     if request.method not in ("GET", "HEAD"):
         return method_not_allowed("GET", "HEAD")
-    return JsonResponse(lock_status_cached(job=job))
+    run = live_run_cached(job=job)
+    return JsonResponse({"isLocked": run is not None, "activeJob": active_job_json(run)})
 
 
 def revoke_job_status(request):
@@ -54,47 +149,10 @@ def notification_job_status(request):
     return _job_status(request, NotificationJobRun)
 
 
-# --- Expiry notifications --------------------------------------------------------------
-
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
-
-
-def send_expiry_notifications(request):
-    """POST: run the notification job → 200 {message, jobId, notifiedCount, failedCount,
-    skippedCount, notifications, failures, performance}; 409 {message, activeJob} while
-    another run holds the lock; 400 for test parameters (?simulateFailures=true,
-    ?failEmail=a@x&failEmail=b@y) when TEST_MODE is off or malformed; 500 {message, jobId}
-    when the run failed; 403 without the jobs.run_notification_job permission."""
-    if request.method != "POST":
-        return method_not_allowed("POST")
-    if not request.user.has_perm("jobs.run_notification_job"):
-        return JsonResponse(
-            {"message": "You do not have permission to run the notification job."}, status=403
-        )
-    simulate = request.GET.get("simulateFailures", "").strip().lower()
-    if simulate not in _TRUE + _FALSE:
-        return JsonResponse({"message": "simulateFailures must be true or false."}, status=400)
-    try:
-        result = notifications.notifications_send(
-            triggered_by=request.user.get_username(),
-            simulate_failures=simulate in _TRUE,
-            fail_emails=request.GET.getlist("failEmail"),
-        )
-    except notifications.NotifyOptionsError as refused:
-        return JsonResponse({"message": str(refused)}, status=400)
-    except LockHeld as held:
-        return _conflict(held, job_title="notification")
-    except notifications.NotificationJobFailed as failed:
-        return JsonResponse({"message": str(failed), "jobId": failed.job_id}, status=500)
-    except LockLost as lost:
-        return JsonResponse({"message": str(lost)}, status=500)
-    return JsonResponse(result)
-
-
 def pending_notifications(request):
-    """GET: the requests a run would remind now, soonest expiry first: [{requestId,
-    requestorName, requestorEmail, resourceName, expiresOn, daysLeft, notificationCount,
-    notificationType}] (notificationType: the reminder due, e.g. "30-Day Reminder")."""
+    """GET: the requests a run would remind now, soonest expiry first."""
     if request.method not in ("GET", "HEAD"):
         return method_not_allowed("GET", "HEAD")
-    return JsonResponse([p.as_json() for p in notifications.pending_notifications()], safe=False)
+    return JsonResponse(
+        [pending_notification_json(p) for p in notifications.pending_notifications()], safe=False
+    )

@@ -1,9 +1,11 @@
-"""Who may run the jobs: users given jobs.run_revoke_job / jobs.run_notification_job (in
-the admin, directly or through a group), and every active staff user."""
+"""Who may run the jobs: users given a job's run permission (in the admin, directly or
+through a group), and every active staff user."""
 
 from django.contrib.auth.backends import BaseBackend
 
-JOB_PERMISSIONS = frozenset({"jobs.run_revoke_job", "jobs.run_notification_job"})
+from jobs.models import JOB_MODELS
+
+JOB_PERMISSIONS = frozenset(model.run_permission for model in JOB_MODELS.values())
 
 
 class StaffRunsJobsBackend(BaseBackend):

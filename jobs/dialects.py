@@ -1,17 +1,22 @@
-"""Every vendor-specific SQL string of accessmgr, and nothing else.
+"""Every vendor-specific SQL string of accessmgr, each under a name, and nothing else.
 
-Each database says "now, in UTC" and "N seconds ago" in its own words, quotes names its
-own way, and the lock's NOT EXISTS insert needs a table hint on SQL Server. Times always
-come from the database's clock, never the app server's: servers behind a load balancer
-disagree. The T-SQL variants are checked offline with sqlglot's tsql dialect (no SQL
-Server runs here); %s is the DB-API placeholder, which mssql-django turns into ?.
+`dialect_for()` gives the default connection's Dialect, quoting with its `ops.quote_name`.
+Times always come from the database's clock. The T-SQL is checked offline with sqlglot
+(tests/test_dialects.py); %s is the DB-API placeholder, which mssql-django turns into ?.
 """
 
-import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass
+from __future__ import annotations
 
-from django.db import connections
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from django.db import connection as default_connection
+
+
+def _placeholders(count: int) -> str:
+    if count < 1:
+        raise ValueError("a statement over ids needs at least one id")
+    return ", ".join(["%s"] * count)
 
 
 @dataclass(frozen=True)
@@ -20,40 +25,92 @@ class Dialect:
     now: str  # current UTC time, as the backend stores datetimes
     ago: str  # the UTC time %s seconds ago (one parameter: seconds as a number)
     lock_hint: str = ""  # table hint on the NOT EXISTS probe of the lock insert
-    quote_open: str = '"'
-    quote_close: str = '"'
+    output_inserted: bool = False  # returns columns with OUTPUT INSERTED.x, not RETURNING x
+    revoke_in_one_statement: bool = False  # revoke_chunk_sql exists
+    quote: Callable[[str], str] = str  # the connection's ops.quote_name (dialect_for binds it)
 
-    def quote(self, name: str) -> str:
-        """A column or table name, quoted the way this database quotes identifiers."""
-        return f"{self.quote_open}{name}{self.quote_close}"
+    def _returning(self, column: str) -> tuple[str, str]:
+        """(OUTPUT clause, RETURNING clause) for one returned column; one of them is empty."""
+        if self.output_inserted:
+            return f" OUTPUT INSERTED.{self.quote(column)}", ""
+        return "", f" RETURNING {self.quote(column)}"
 
     def acquire_sql(self, table: str) -> str:
-        """Insert the InProgress row only when none exists (`table` already quoted).
-
-        The NOT EXISTS alone is not exclusive under READ COMMITTED (two callers can
-        both see no row and both insert); the filtered unique index on
-        Status='InProgress' makes it so, and the caller treats a unique violation as
-        "held". Stale rows are marked Abandoned before this runs, in the same
-        transaction. Parameters: job id, started by, triggered by."""
-        q = self.quote
+        """Insert the InProgress row only when none exists. Exclusive only with the filtered
+        unique index on Status='InProgress' (a violation means "held"). Parameters: job id,
+        started by, triggered by."""
+        q, t = self.quote, self.quote(table)
         return (
-            f"INSERT INTO {table} ({q('Job_Id')}, {q('Status')}, {q('Started_At')}, "
+            f"INSERT INTO {t} ({q('Job_Id')}, {q('Status')}, {q('Started_At')}, "
             f"{q('Heartbeat_At')}, {q('Started_By')}, {q('Triggered_By')}) "
             f"SELECT %s, 'InProgress', {self.now}, {self.now}, %s, %s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table}{self.lock_hint} "
-            f"WHERE {q('Status')} = 'InProgress')"
+            f"WHERE NOT EXISTS (SELECT 1 FROM {t}{self.lock_hint} WHERE {q('Status')} = 'InProgress')"
         )
 
     def live_run_sql(self, table: str) -> str:
-        """The run holding the lock: the InProgress row (the unique index allows one) that
-        has beaten within the stale limit; a row without Heartbeat_At (the seed's) counts
-        from Started_At. The pages poll this every few seconds per open tab, so it is one
-        plain statement rather than an ORM query built each time. Parameter: stale seconds."""
+        """The InProgress row that has beaten within the stale limit (a row without
+        Heartbeat_At counts from Started_At). Parameter: stale seconds."""
         q = self.quote
         return (
-            f"SELECT * FROM {table} WHERE {q('Status')} = 'InProgress' "
+            f"SELECT * FROM {q(table)} WHERE {q('Status')} = 'InProgress' "
             f"AND COALESCE({q('Heartbeat_At')}, {q('Started_At')}) >= {self.ago}"
         )
+
+    def revoke_update_sql(self, count: int) -> str:
+        """Mark the still-Active rows of `count` ids Revoked and return the Id of each row it
+        changed. Parameters: the ids."""
+        q = self.quote
+        output, returning = self._returning("Id")
+        ids = _placeholders(count)
+        return (
+            f"UPDATE {q('UserAccessRequest')} SET {q('Status')} = 'Revoked'{output} "
+            f"WHERE {q('Id')} IN ({ids}) AND {q('Status')} = 'Active'{returning}"
+        )
+
+    def revocations_insert_sql(self, count: int) -> str:
+        """The RevokedAccess rows of `count` UserAccessRequest ids, one INSERT … SELECT.
+        Parameters: revoked at, revoked by, job id, then the ids."""
+        q = self.quote
+        ids = _placeholders(count)
+        return (
+            f"INSERT INTO {q('RevokedAccess')} ({q('Request_Id')}, {q('Revoked_Dt')}, {q('Revoked_By')}, "
+            f"{q('Job_Id')}) SELECT {q('Request_Id')}, %s, %s, %s FROM {q('UserAccessRequest')} "
+            f"WHERE {q('Id')} IN ({ids})"
+        )
+
+    def revoke_chunk_sql(self) -> str:
+        """Revoke and record a chunk in ONE statement (where revoke_in_one_statement): the
+        UPDATE's RETURNING feeds the INSERT, so its rowcount is both counts. Parameters: the
+        ids as one list, revoked at, revoked by, job id."""
+        if not self.revoke_in_one_statement:
+            raise NotImplementedError(f"no one-statement revoke on {self.vendor}")
+        q = self.quote
+        return (
+            f"WITH revoked AS (UPDATE {q('UserAccessRequest')} SET {q('Status')} = 'Revoked' "
+            f"WHERE {q('Id')} = ANY(%s) AND {q('Status')} = 'Active' RETURNING {q('Request_Id')}) "
+            f"INSERT INTO {q('RevokedAccess')} ({q('Request_Id')}, {q('Revoked_Dt')}, {q('Revoked_By')}, "
+            f"{q('Job_Id')}) SELECT {q('Request_Id')}, %s, %s, %s FROM revoked"
+        )
+
+    def notification_insert_sql(self) -> str:
+        """Record one sent reminder and return its Sent_At (the database clock's).
+        Parameters: request id, notification type, sent to, job id."""
+        q = self.quote
+        columns = ", ".join(q(c) for c in ("Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id"))
+        output, returning = self._returning("Sent_At")
+        return (
+            f"INSERT INTO {q('ExpiryNotification')} ({columns}){output} "
+            f"VALUES (%s, %s, {self.now}, %s, %s){returning}"
+        )
+
+    def is_unique_violation(self, exc: Exception, *, table: str, column: str, constraint: str) -> bool:
+        """Whether an IntegrityError is a violation of this unique constraint (on `column`)."""
+        if self.vendor == "postgresql":
+            diag = getattr(exc.__cause__, "diag", None)
+            return getattr(diag, "constraint_name", None) == constraint
+        if self.vendor == "sqlite":  # "UNIQUE constraint failed: Table.Column"
+            return f"UNIQUE constraint failed: {table}.{column}" in str(exc)
+        return f"'{constraint}'" in str(exc)  # SQL Server: "... with unique index 'name' ..."
 
 
 # statement_timestamp(), not now(): now() is frozen at the start of the transaction.
@@ -61,120 +118,43 @@ POSTGRESQL = Dialect(
     vendor="postgresql",
     now="statement_timestamp()",
     ago="(statement_timestamp() - make_interval(secs => %s))",
+    revoke_in_one_statement=True,
 )
 
-# Django stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS[.ffffff]' text in UTC, which
-# compares correctly as a string with strftime's '%Y-%m-%d %H:%M:%f'. (%% because the
-# strings go through Django's cursor, which turns %s into ? and %% into %.)
+# Django stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS[.ffffff]' UTC text, which compares
+# as a string with strftime's '%Y-%m-%d %H:%M:%f' (%% because Django's cursor %-formats).
 SQLITE = Dialect(
     vendor="sqlite",
     now="strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')",
     ago="strftime('%%Y-%%m-%%d %%H:%%M:%%f', julianday('now') - %s / 86400.0)",
 )
 
-# SYSUTCDATETIME() is UTC whatever the server's time zone (GETDATE() is not).
-# UPDLOCK, HOLDLOCK make the NOT EXISTS probe take a key-range lock, so SQL Server
-# serialises competing inserts even before the filtered index decides.
+# SYSUTCDATETIME() is UTC whatever the server's zone. UPDLOCK, HOLDLOCK make the NOT EXISTS
+# probe take a key-range lock. OUTPUT without INTO is allowed on tables with foreign keys.
 MICROSOFT = Dialect(
     vendor="microsoft",
     now="SYSUTCDATETIME()",
     ago="DATEADD(millisecond, -CAST(%s * 1000 AS int), SYSUTCDATETIME())",
     lock_hint=" WITH (UPDLOCK, HOLDLOCK)",
-    quote_open="[",
-    quote_close="]",
+    output_inserted=True,
 )
 
 DIALECTS = {d.vendor: d for d in (POSTGRESQL, SQLITE, MICROSOFT)}
 
 
-def revocations_insert_sql(*, count: int, quote: Callable[[str], str] | None = None) -> str:
-    """The RevokedAccess rows of one revoke chunk in ONE statement, no Python per row:
-    INSERT … SELECT the Request_Id of `count` UserAccessRequest ids, each with the same
-    Revoked_Dt, Revoked_By and Job_Id. Standard SQL on SQLite, PostgreSQL and T-SQL; only the
-    quoting differs: `quote` is the connection's ops.quote_name (default: the default
-    connection's). Parameters: revoked at (through ops.adapt_datetimefield_value), revoked
-    by, job id, then the `count` ids (keep count + 3 far below SQL Server's 2,100)."""
-    if count < 1:
-        raise ValueError("revocations_insert_sql needs at least one id")
-    q = quote or connections["default"].ops.quote_name
-    ids = ", ".join(["%s"] * count)
-    return (
-        f"INSERT INTO {q('RevokedAccess')} ({q('Request_Id')}, {q('Revoked_Dt')}, {q('Revoked_By')}, "
-        f"{q('Job_Id')}) SELECT {q('Request_Id')}, %s, %s, %s FROM {q('UserAccessRequest')} "
-        f"WHERE {q('Id')} IN ({ids})"
-    )
+def dialect_for(connection=default_connection) -> Dialect:
+    """The Dialect of `connection` (default: Django's default connection).
 
-
-def revocations_update_insert_sql(*, vendor: str, quote: Callable[[str], str] | None = None) -> str | None:
-    """One revoke chunk in ONE statement where the database has one, else None (the caller
-    then sends its UPDATE and revocations_insert_sql, two statements in one transaction).
-
-    PostgreSQL: a data-modifying CTE. The UPDATE marks the still-Active rows of the ids
-    Revoked (taking their row locks itself: no SELECT … FOR UPDATE pass before it) and
-    RETURNING feeds exactly the rows it changed to the INSERT, so the statement's rowcount
-    is both the revoked and the recorded count. Parameters: the ids as ONE list (psycopg
-    adapts it to an array), then revoked at (through ops.adapt_datetimefield_value),
-    revoked by, job id.
-
-    SQL Server has no such statement here: UPDATE … OUTPUT … INTO [RevokedAccess] (and
-    INSERT … SELECT FROM (UPDATE … OUTPUT)) is refused because the target of OUTPUT INTO
-    may not be on either side of a FOREIGN KEY, and RevokedAccess.Request_Id references
-    UserAccessRequest. SQLite has no data-modifying CTE."""
-    if vendor != "postgresql":
-        return None
-    q = quote or connections["default"].ops.quote_name
-    return (
-        f"WITH revoked AS (UPDATE {q('UserAccessRequest')} SET {q('Status')} = 'Revoked' "
-        f"WHERE {q('Id')} = ANY(%s) AND {q('Status')} = 'Active' RETURNING {q('Request_Id')}) "
-        f"INSERT INTO {q('RevokedAccess')} ({q('Request_Id')}, {q('Revoked_Dt')}, {q('Revoked_By')}, "
-        f"{q('Job_Id')}) SELECT {q('Request_Id')}, %s, %s, %s FROM revoked"
-    )
-
-
-def revocations_update_returning_sql(
-    *, vendor: str, count: int, quote: Callable[[str], str] | None = None
-) -> str | None:
-    """Mark the still-Active rows of `count` ids Revoked and return the "Id" of each row it
-    changed: UPDATE … RETURNING, so the caller needs no SELECT (FOR UPDATE) pass first and
-    records exactly the returned ids (revocations_insert_sql). Parameters: the `count` ids.
-
-    SQLite from 3.35 (Django supports older: the caller then SELECTs, then UPDATEs) and
-    PostgreSQL (which normally uses revocations_update_insert_sql instead); None on SQL
-    Server, which says it differently (OUTPUT inserted.[Id]) and keeps its SELECT and UPDATE."""
-    if count < 1:
-        raise ValueError("revocations_update_returning_sql needs at least one id")
-    if vendor == "microsoft" or (vendor == "sqlite" and sqlite3.sqlite_version_info < (3, 35, 0)):
-        return None
-    q = quote or connections["default"].ops.quote_name
-    ids = ", ".join(["%s"] * count)
-    return (
-        f"UPDATE {q('UserAccessRequest')} SET {q('Status')} = 'Revoked' "
-        f"WHERE {q('Id')} IN ({ids}) AND {q('Status')} = 'Active' RETURNING {q('Id')}"
-    )
-
-
-def notification_insert_sql(*, vendor: str, quote: Callable[[str], str] | None = None) -> str:
-    """Record one sent reminder and return its Sent_At, as the database clock set it, in
-    ONE statement: the notification task's only write, so the job's result needs no
-    read-back of thousands of rows afterwards. RETURNING on PostgreSQL and SQLite (from
-    3.35), OUTPUT INSERTED on SQL Server (allowed there: no INTO, no trigger on the table);
-    older SQLite gets the plain INSERT and the caller reads Sent_At back by its unique key.
-    Parameters: request id, notification type, sent to, job id."""
-    dialect = DIALECTS[vendor]
-    q = quote or connections["default"].ops.quote_name
-    columns = ", ".join(q(c) for c in ("Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id"))
-    insert = f"INSERT INTO {q('ExpiryNotification')} ({columns})"
-    values = f"VALUES (%s, %s, {dialect.now}, %s, %s)"
-    if vendor == "microsoft":
-        return f"{insert} OUTPUT INSERTED.{q('Sent_At')} {values}"
-    if vendor == "sqlite" and sqlite3.sqlite_version_info < (3, 35, 0):
-        return f"{insert} {values}"
-    return f"{insert} {values} RETURNING {q('Sent_At')}"
-
-
-def dialect_for(using: str = "default") -> Dialect:
-    vendor = connections[using].vendor
+    Raises NotImplementedError for a backend accessmgr has no SQL for, or a SQLite without
+    RETURNING (before 3.35)."""
     try:
-        return DIALECTS[vendor]
+        dialect = DIALECTS[connection.vendor]
     except KeyError:
-        raise NotImplementedError(f"accessmgr has no SQL for the {vendor!r} database backend") from None
+        raise NotImplementedError(
+            f"accessmgr has no SQL for the {connection.vendor!r} database backend"
+        ) from None
+    if not connection.features.can_return_columns_from_insert:
+        raise NotImplementedError(
+            f"accessmgr needs RETURNING; this {connection.vendor} has none (SQLite ≥ 3.35)"
+        )
+    return replace(dialect, quote=connection.ops.quote_name)

@@ -1,8 +1,18 @@
-"""The two job-run tables (seed names). A row with Status='InProgress' is the lock;
+"""The job-run tables (seed names), one per job. A row with Status='InProgress' is the lock;
 a filtered unique index allows at most one such row per table."""
 
 from django.db import models
 from django.db.models import Q
+
+COMPLETED_WITH_FAILURES = "Completed with failures"  # shown, never stored
+
+
+def run_outcome(*, status: str, failed_count: int | None) -> str:
+    """How a run ended, as pages, metrics and commands show it: its status, or "Completed
+    with failures" for a Completed run some of whose sends failed."""
+    if status == JobRun.Status.COMPLETED and failed_count:
+        return COMPLETED_WITH_FAILURES
+    return status
 
 
 class JobRun(models.Model):
@@ -25,13 +35,20 @@ class JobRun(models.Model):
     processed_count = models.IntegerField(null=True, blank=True, db_column="Processed_Count")
     error_message = models.TextField(null=True, blank=True, db_column="Error_Message")
 
-    job_name = ""  # shown in logs, pages and messages
+    job_name = ""  # the key in URLs, templates and logs ("revoke")
+    job_noun = ""  # in sentences: "the revoke job"
+    job_title = ""  # as a heading: "Revoke expired"
+    run_permission = ""  # who may start a run
 
     class Meta:
         abstract = True
 
     def __str__(self) -> str:
         return f"{self.job_name} {self.job_id} ({self.status})"
+
+    @property
+    def outcome(self) -> str:
+        return run_outcome(status=self.status, failed_count=getattr(self, "failed_count", None))
 
     @property
     def duration(self):
@@ -45,6 +62,9 @@ class NotificationJobRun(JobRun):
     failed_count = models.IntegerField(null=True, blank=True, db_column="Failed_Count")
 
     job_name = "notifications"
+    job_noun = "notification"
+    job_title = "Expiry notifications"
+    run_permission = "jobs.run_notification_job"
 
     class Meta:
         db_table = "NotificationJobRun"
@@ -63,6 +83,9 @@ class RevokeExpiredJobRun(JobRun):
     revoked_count = models.IntegerField(null=True, blank=True, db_column="Revoked_Count")
 
     job_name = "revoke"
+    job_noun = "revoke"
+    job_title = "Revoke expired"
+    run_permission = "jobs.run_revoke_job"
 
     class Meta:
         db_table = "RevokeExpiredJobRun"
@@ -77,8 +100,5 @@ class RevokeExpiredJobRun(JobRun):
         permissions = [("run_revoke_job", "Can run the revoke expired access job")]
 
 
-# The two jobs by the short key used in URLs, templates and logs.
-JOB_MODELS: dict[str, type[JobRun]] = {
-    "revoke": RevokeExpiredJobRun,
-    "notifications": NotificationJobRun,
-}
+# The jobs by their key (job_name).
+JOB_MODELS: dict[str, type[JobRun]] = {m.job_name: m for m in (RevokeExpiredJobRun, NotificationJobRun)}

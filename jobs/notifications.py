@@ -1,14 +1,7 @@
-"""Flow 1: Send Expiry Notifications.
-
-Remind requestors before their access expires, at most one reminder per entry of
-REMINDER_DAYS (default 30,7: a "30-Day Reminder", then a "7-Day Reminder"), recording a
-reminder only when its email really went out, so a failed send is simply retried by the
-next run.
-
-- `pending_notifications()` is the one selector behind the page, the API and the job.
-- `notifications_send()` is the one job function behind the page, the API and the
-  `run_notifications` command: lock, select, send in parallel, record, release.
-"""
+"""The notification job: email each Active request due a reminder (REMINDER_DAYS, default a
+30-Day then a 7-Day Reminder) in parallel, recording a reminder only after its email went
+out, so a failed send is retried by the next run. `pending_notifications()` is the one
+selector behind the page, the API and the job; `notifications_send()` the one job function."""
 
 from __future__ import annotations
 
@@ -18,7 +11,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from threading import Event, Lock
 
@@ -29,11 +22,12 @@ from django.db import IntegrityError, connection
 from django.db.models import Count
 
 from accessmgr.db import db_datetime, db_now
-from jobs.dialects import notification_insert_sql
+from jobs.dialects import dialect_for
 from jobs.emails import email_build
-from jobs.lock import JobLock, LockLost, lock_acquire
-from jobs.models import JobRun, NotificationJobRun
-from requests_app.models import NEVER_EXPIRES, ExpiryNotification, UserAccessRequest
+from jobs.lock import JobLock, LockLost
+from jobs.models import NotificationJobRun
+from jobs.runner import job_run
+from requests_app.models import NEVER_EXPIRES, UserAccessRequest
 
 logger = logging.getLogger("jobs.notifications")
 
@@ -78,27 +72,10 @@ class PendingNotification:
     sent_count: int  # reminders already recorded for this request
     reminder: str  # the one due now, e.g. "7-Day Reminder"
 
-    def as_json(self) -> dict:
-        return {
-            "requestId": self.request_id,
-            "requestorName": self.requestor_name,
-            "requestorEmail": self.email,
-            "resourceName": self.resource_name,
-            "expiresOn": self.expires_on.isoformat(),
-            "daysLeft": self.days_left,
-            "notificationCount": self.sent_count,
-            "notificationType": self.reminder,
-        }
-
 
 def pending_notifications(*, now: datetime | None = None) -> list[PendingNotification]:
-    """Active requests that need a reminder now, soonest expiry first.
-
-    One query (plus the database clock): Active requests whose expiry moment is still
-    ahead and whose DaysLeft (UTC calendar days) is at most the first REMINDER_DAYS entry
-    (30: the seed's 0–30 days), never-expiring rows (9999-12-31) excluded, each with its
-    count of recorded notifications; then the decision per row. Requests whose expiry has
-    already passed belong to the revoke job."""
+    """Active requests due a reminder now, soonest expiry first: expiry still ahead, at most
+    max(REMINDER_DAYS) UTC calendar days away, never-expiring rows excluded. One query."""
     now = db_now() if now is None else now
     window = max(settings.REMINDER_DAYS)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -156,15 +133,6 @@ class SimulatedFailure(Exception):
 # --- The job ------------------------------------------------------------------------------
 
 
-class NotificationJobFailed(Exception):
-    """The run crashed; its row was released as Failed with this error."""
-
-    def __init__(self, job_id: str, error: str):
-        self.job_id = job_id
-        self.error = error
-        super().__init__(f"The notification job {job_id} failed: {error}")
-
-
 @dataclass
 class _Outcome:
     item: PendingNotification
@@ -174,33 +142,20 @@ class _Outcome:
 
 
 def notification_record(*, item: PendingNotification, job_id: str) -> datetime:
-    """Record one sent reminder on this thread's connection, in autocommit, and return its
-    Sent_At as the database clock set it: one statement (jobs.dialects.notification_insert_sql),
-    plain SQL rather than `objects.create()` because it runs once per email on up to 1,000
-    threads sharing one GIL, where the ORM's instance and compiler cost 0.3 ms of CPU per
-    row against 0.1 ms for the statement. Raises IntegrityError when the reminder was
-    recorded meanwhile (unique Request_Id + Notification_Type). On SQLite the connection
-    is opened inside the in-process writer turn: opened before it, 1,000 waiting tasks
-    held up to 1,000 connections (bench: 999 open, +100 MB) and the job got slower."""
-    sql = notification_insert_sql(vendor=connection.vendor, quote=connection.ops.quote_name)
+    """Record one sent reminder on this thread's connection (autocommit); its Sent_At as the
+    database set it. Raises IntegrityError when it was recorded meanwhile. On SQLite the
+    connection is opened inside the in-process writer turn (docs/benchmarks.md)."""
+    sql = dialect_for().notification_insert_sql()
     with _SQLITE_WRITER if connection.vendor == "sqlite" else nullcontext(), connection.cursor() as cursor:
         cursor.execute(sql, [item.request_id, item.reminder, item.email, job_id])
-        row = cursor.fetchone() if cursor.description else None
-    if row is None:  # SQLite before 3.35: no RETURNING
-        return ExpiryNotification.objects.values_list("sent_at", flat=True).get(
-            request_id=item.request_id, notification_type=item.reminder
-        )
-    return db_datetime(row[0])
+        return db_datetime(cursor.fetchone()[0])
 
 
 def _send_one(
     item: PendingNotification, *, lock: JobLock, stop: Event, should_fail, delay: float
 ) -> _Outcome:
-    """One task, on a pool thread: wait (the seed's simulated latency), send, record.
-    Never raises: every error becomes a failed outcome, so one task never stops another.
-    Uses this thread's own connection and closes it (returns it to the pool) at the end.
-    The email is rendered before the wait, so that CPU work overlaps the other tasks'
-    waiting instead of queueing behind the GIL after it."""
+    """One task, on a pool thread: render, wait (the simulated latency), send, record. Never
+    raises: an error is a failed outcome. Closes this thread's connection at the end."""
     try:
         message = email_build(name="expiry-reminder", to=item.email, context={"item": item})
         if stop.wait(delay) or lock.lost.is_set():  # interrupted, or another run took over
@@ -212,7 +167,6 @@ def _send_one(
         try:
             sent_at = notification_record(item=item, job_id=lock.job_id)
         except IntegrityError:
-            # Recorded meanwhile (unique Request_Id + Notification_Type): not a failure.
             return _Outcome(item, "skipped", "already recorded")
         return _Outcome(item, "sent", sent_at=sent_at)
     except Exception as exc:
@@ -235,28 +189,39 @@ def _failure_rule(*, simulate_failures: bool, fail_emails: frozenset):
     return should_fail
 
 
-def _send_all(lock: JobLock, pending: list[PendingNotification], should_fail) -> tuple[list[_Outcome], float]:
-    """Send in parallel on at most NOTIFY_MAX_WORKERS threads; report progress from this
-    (the main) thread once a second, and stop (drop the queued tasks) when the lock was
-    taken over. Outcomes come back in the order of `pending`."""
+def _count(lock: JobLock, outcomes: list[_Outcome], total: int) -> None:
+    """The run's counts so far, which the runner releases it with (also when it fails)."""
+    lock.counts.update(
+        success_count=sum(o.status == "sent" for o in outcomes),
+        failed_count=sum(o.status == "failed" for o in outcomes),
+        processed_count=len(outcomes),
+        total_count=total,
+    )
+
+
+def _send_all(lock: JobLock, pending: list[PendingNotification], should_fail) -> list[_Outcome]:
+    """Send on at most NOTIFY_MAX_WORKERS threads; report progress from this thread once a
+    second; stop (drop queued tasks) when the lock is lost. Outcomes in the order of `pending`.
+
+    Raises LockLost when another run took over."""
     total = len(pending)
-    workers = min(settings.NOTIFY_MAX_WORKERS, total)
     stop = Event()
-    started = time.monotonic()
+    workers = min(settings.NOTIFY_MAX_WORKERS, total)
+    futures = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"notify-{lock.job_id[:8]}") as pool:
-        futures = [
-            pool.submit(
-                _send_one,
-                item,
-                lock=lock,
-                stop=stop,
-                should_fail=should_fail,
-                delay=settings.NOTIFY_SEND_DELAY_SECONDS,
-            )
-            for item in pending
-        ]
-        running = set(futures)
         try:
+            for item in pending:
+                futures.append(
+                    pool.submit(
+                        _send_one,
+                        item,
+                        lock=lock,
+                        stop=stop,
+                        should_fail=should_fail,
+                        delay=settings.NOTIFY_SEND_DELAY_SECONDS,
+                    )
+                )
+            running = set(futures)
             while running:
                 _, running = wait(running, timeout=PROGRESS_EVERY_SECONDS)
                 if lock.lost.is_set():
@@ -264,91 +229,108 @@ def _send_all(lock: JobLock, pending: list[PendingNotification], should_fail) ->
                 if running and not lock.progress(processed=total - len(running), total=total):
                     break
         finally:
-            # On lock loss or interrupt (SIGTERM / Ctrl-C): drop queued tasks and wake the
-            # waiting ones; tasks already sending finish and the pool joins them.
-            if running:
+            # Lock lost or interrupted (SIGTERM, Ctrl-C), also while submitting: drop queued
+            # tasks, wake the waiting ones; tasks already sending finish and the pool joins them.
+            if any(not f.done() for f in futures):
                 stop.set()
                 for future in futures:
                     future.cancel()
     outcomes = [f.result() for f in futures if not f.cancelled()]
+    _count(lock, outcomes, total)
     if lock.lost.is_set():
-        raise LockLost(f"Run {lock.job_id} lost its lock to another run; stopped sending.")
-    return outcomes, time.monotonic() - started
+        raise LockLost(
+            f"Run {lock.job_id} of the notification job lost its lock to another run; stopped sending."
+        )
+    return outcomes
 
 
-def notifications_send(*, triggered_by: str, simulate_failures: bool = False, fail_emails=()) -> dict:
-    """Run the notification job once and return its result (the seed's response shape).
+@dataclass(frozen=True)
+class SentReminder:
+    request_id: str
+    email: str
+    reminder: str
+    days_left: int
+    sent_at: datetime
 
-    Raises NotifyOptionsError (bad or refused test options, before locking), LockHeld
-    (another run holds the lock: .active_job), LockLost (taken over mid-run) or
-    NotificationJobFailed (crashed; released as Failed)."""
+
+@dataclass(frozen=True)
+class FailedSend:
+    request_id: str
+    email: str
+    error: str
+
+
+@dataclass(frozen=True)
+class NotificationResult:
+    job_id: str
+    total: int  # due when the run started
+    sent: list[SentReminder] = field(default_factory=list)
+    failed: list[FailedSend] = field(default_factory=list)
+    skipped_count: int = 0  # recorded meanwhile by someone else
+    parallel_seconds: float = 0.0
+    workers: int = 0
+
+    @property
+    def message(self) -> str:
+        if not self.total:
+            return "No requests need a notification right now."
+        message = f"Sent {len(self.sent)} of {self.total} notifications" + (
+            f"; {len(self.failed)} failed and will be retried by the next run." if self.failed else "."
+        )
+        if self.skipped_count:
+            message += f" {self.skipped_count} already recorded (skipped)."
+        return message
+
+    @property
+    def estimated_sequential_seconds(self) -> float:
+        """The seed's estimate: one send after another, each waiting the simulated latency."""
+        return self.total * settings.NOTIFY_SEND_DELAY_SECONDS
+
+    @property
+    def speedup(self) -> float | None:
+        sequential = self.estimated_sequential_seconds
+        return round(sequential / self.parallel_seconds, 1) if sequential and self.parallel_seconds else None
+
+
+def _notify(lock: JobLock, *, should_fail) -> NotificationResult:
+    pending = pending_notifications()
+    total = len(pending)
+    _count(lock, [], total)
+    lock.progress(processed=0, total=total)
+    if not pending:
+        return NotificationResult(job_id=lock.job_id, total=0)
+    started = time.monotonic()
+    outcomes = _send_all(lock, pending, should_fail)
+    parallel_seconds = time.monotonic() - started
+    return NotificationResult(
+        job_id=lock.job_id,
+        total=total,
+        sent=[
+            SentReminder(o.item.request_id, o.item.email, o.item.reminder, o.item.days_left, o.sent_at)
+            for o in outcomes
+            if o.status == "sent"
+        ],
+        failed=[
+            FailedSend(o.item.request_id, o.item.email, o.error) for o in outcomes if o.status == "failed"
+        ],
+        skipped_count=sum(o.status == "skipped" for o in outcomes),
+        parallel_seconds=parallel_seconds,
+        workers=min(settings.NOTIFY_MAX_WORKERS, total),
+    )
+
+
+def notifications_send(
+    *, triggered_by: str, simulate_failures: bool = False, fail_emails=(), record_refusal: bool = True
+) -> NotificationResult:
+    """Run the notification job once. Raises NotifyOptionsError (bad or refused test
+    options; nothing ran), LockHeld or JobFailed (jobs.runner)."""
     simulate_failures, fail_emails = failure_options_validate(
         simulate_failures=simulate_failures, fail_emails=fail_emails
     )
-    lock = lock_acquire(job=NotificationJobRun, triggered_by=triggered_by)
-    try:
-        with lock:
-            pending = pending_notifications()
-            total = len(pending)
-            lock.progress(processed=0, total=total)
-            should_fail = _failure_rule(simulate_failures=simulate_failures, fail_emails=fail_emails)
-            outcomes, parallel_seconds = _send_all(lock, pending, should_fail) if pending else ([], 0.0)
-            sent = [o for o in outcomes if o.status == "sent"]
-            failed = [o for o in outcomes if o.status == "failed"]
-            skipped = [o for o in outcomes if o.status == "skipped"]
-            lock.progress(processed=len(outcomes), total=total)
-    except LockLost:
-        lock.release(status=JobRun.Status.FAILED, error="Lock lost to another run; stopped sending.")
-        raise
-    except Exception as exc:
-        error = str(exc) or type(exc).__name__
-        logger.exception("notification job failed jobId=%s", lock.job_id)
-        lock.release(status=JobRun.Status.FAILED, error=error)
-        raise NotificationJobFailed(lock.job_id, error) from exc
-    except BaseException as exc:  # KeyboardInterrupt (Ctrl-C, SIGTERM via the command)
-        lock.release(status=JobRun.Status.FAILED, error=str(exc) or type(exc).__name__)
-        raise
-    lock.release(
-        status=JobRun.Status.COMPLETED,
-        success_count=len(sent),
-        failed_count=len(failed),
-        total_count=total,
-        processed_count=len(outcomes),
+    should_fail = _failure_rule(simulate_failures=simulate_failures, fail_emails=fail_emails)
+    return job_run(
+        job=NotificationJobRun,
+        triggered_by=triggered_by,
+        work=lambda lock: _notify(lock, should_fail=should_fail),
+        record_refusal=record_refusal,
     )
-    # The seed's estimate: one send after another, each waiting the simulated latency.
-    sequential = total * settings.NOTIFY_SEND_DELAY_SECONDS
-    workers = min(settings.NOTIFY_MAX_WORKERS, total)
-    if not total:
-        message = "No requests need a notification right now."
-    else:
-        message = f"Sent {len(sent)} of {total} notifications" + (
-            f"; {len(failed)} failed and will be retried by the next run." if failed else "."
-        )
-        if skipped:
-            message += f" {len(skipped)} already recorded (skipped)."
-    return {
-        "message": message,
-        "jobId": lock.job_id,
-        "notifiedCount": len(sent),
-        "failedCount": len(failed),
-        "skippedCount": len(skipped),
-        "notifications": [
-            {
-                "requestId": o.item.request_id,
-                "email": o.item.email,
-                "type": o.item.reminder,
-                "daysLeft": o.item.days_left,
-                "sentAt": o.sent_at.isoformat(),
-            }
-            for o in sent
-        ],
-        "failures": [
-            {"requestId": o.item.request_id, "email": o.item.email, "error": o.error} for o in failed
-        ],
-        "performance": {
-            "parallelSeconds": round(parallel_seconds, 3),
-            "estimatedSequentialSeconds": round(sequential, 3),
-            "speedup": round(sequential / parallel_seconds, 1) if sequential and parallel_seconds else None,
-            "workers": workers,
-        },
-    }

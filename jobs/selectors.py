@@ -1,9 +1,5 @@
-"""Reads behind the job history page and the "last runs" box of each job page.
-
-The two run tables have the same columns apart from their counts, so one ORM UNION ALL
-gives the runs of both jobs, newest first, paginated by the database: two queries a
-page (the count and the rows), whatever the page number.
-"""
+"""Reads behind Job History and each job page's "last runs" box: the runs of every job
+table in one UNION ALL, newest first, paginated by the database (two queries a page)."""
 
 from __future__ import annotations
 
@@ -13,7 +9,7 @@ from datetime import datetime, timedelta
 from django.core.paginator import Page, Paginator
 from django.db.models import CharField, F, IntegerField, QuerySet, Value
 
-from jobs.models import JOB_MODELS, JobRun
+from jobs.models import JOB_MODELS, JobRun, run_outcome
 
 HISTORY_PAGE_SIZE = 50
 LAST_RUNS = 5
@@ -55,15 +51,21 @@ class RunRow:
 
     @property
     def job_title(self) -> str:
-        return JOB_TITLES[self.job]
+        return JOB_MODELS[self.job].job_title
 
     @property
-    def status_label(self) -> str:
-        """The status as pages show it ("In progress" for the stored "InProgress")."""
-        return JobRun.Status(self.status).label
+    def outcome(self) -> str:
+        return run_outcome(status=self.status, failed_count=self.failed_count)
+
+    @property
+    def outcome_label(self) -> str:
+        """The outcome as pages show it: a status's label ("In progress" for the stored
+        "InProgress"), or "Completed with failures"."""
+        outcome = self.outcome
+        return JobRun.Status(outcome).label if outcome in JobRun.Status.values else outcome
 
 
-JOB_TITLES = {"revoke": "Revoke expired", "notifications": "Expiry notifications"}
+JOB_TITLES = {key: model.job_title for key, model in JOB_MODELS.items()}
 
 
 def _runs(job: str) -> QuerySet:
@@ -100,6 +102,6 @@ def job_runs_page(*, job: str | None = None, page: int | str | None = 1) -> Page
     return result
 
 
-def job_runs_recent(*, job: str, limit: int = LAST_RUNS) -> list[RunRow]:
-    """The last `limit` runs of one job, newest first (the job page's "last runs" box)."""
-    return [_row(values) for values in _runs(job).order_by("-r_started_at", "-r_job_id")[:limit]]
+def job_runs_recent(*, job: str) -> list[RunRow]:
+    """The last LAST_RUNS runs of one job, newest first (the job page's "last runs" box)."""
+    return [_row(values) for values in _runs(job).order_by("-r_started_at", "-r_job_id")[:LAST_RUNS]]

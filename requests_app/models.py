@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from django.db import models
 
 NEVER_EXPIRES = datetime(9999, 12, 31, tzinfo=UTC)
+REVOKED_BY_JOB = "System - Scheduled Expiry Job"  # RevokedAccess.Revoked_By of the revoke job
 
 
 class UserAccessRequest(models.Model):

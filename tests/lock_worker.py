@@ -4,9 +4,10 @@ fixture's environment.
 
 - race_worker / fuzz_worker: multiprocessing targets (spawn context), synchronised by a
   multiprocessing.Barrier; they report through a multiprocessing.Queue.
-- Command line, ``python tests/lock_worker.py hold <job> --seconds S --step T [--lock-run]``:
+- Command line, ``python tests/lock_worker.py hold <job> --seconds S --step T [--runner]``:
   a command-like run that takes the lock, prints one JSON line {"event": "acquired", ...},
-  works in fenced steps under sigterm_as_interrupt(), releases, and prints one JSON line
+  works in fenced steps under sigterm_as_interrupt() (with the lock primitives, or through
+  the job runner), releases, and prints one JSON line
   saying how it ended. ``pause <job>``: a run that stalls until told to go on (stdin).
 
 Module level imports only the standard library: a spawned child imports this module
@@ -51,6 +52,7 @@ def race_worker(
         from django.db import connection
 
         from accessmgr.db import db_now
+        from jobs.api import active_job_json
         from jobs.lock import LockHeld, lock_acquire
         from jobs.models import JOB_MODELS
 
@@ -66,7 +68,7 @@ def race_worker(
                 lock = lock_acquire(job=job, triggered_by=f"race-{os.getpid()}")
                 results.put(("won", round_no, os.getpid(), lock.job_id, lock.started_by))
             except LockHeld as held:
-                results.put(("lost", round_no, os.getpid(), held.active_job, None))
+                results.put(("lost", round_no, os.getpid(), active_job_json(held.holder), None))
             barrier.wait(BARRIER_TIMEOUT)  # everybody has tried and reported
             if lock is not None:
                 lock.release(status="Completed", total_count=round_no)
@@ -119,15 +121,18 @@ def _say(**fields) -> None:
     print(json.dumps(fields), flush=True)
 
 
-def hold(job_key: str, seconds: float, *, step: float, use_lock_run: bool) -> int:
+def hold(job_key: str, seconds: float, *, step: float, use_runner: bool) -> int:
     """A command-like run, in the pattern the job functions and commands use: work in
     fenced steps of `step` seconds (lock.wait, then a transaction that fences and records
     progress) for `seconds`, under sigterm_as_interrupt()."""
     _setup()
     from django.db import transaction
 
-    from jobs.lock import LockHeld, LockLost, lock_acquire, lock_run, sigterm_as_interrupt
+    from jobs.api import active_job_json
+    from jobs.lock import LockHeld, LockLost, lock_acquire
     from jobs.models import JOB_MODELS
+    from jobs.runner import job_run
+    from jobs.signals import sigterm_as_interrupt
 
     job = JOB_MODELS[job_key]
     steps = max(1, round(seconds / step))
@@ -141,11 +146,15 @@ def hold(job_key: str, seconds: float, *, step: float, use_lock_run: bool) -> in
 
     with sigterm_as_interrupt():
         try:
-            if use_lock_run:
-                with lock_run(job=job, triggered_by="lock_worker") as lock:
+            if use_runner:
+
+                def run(lock):
                     _say(event="acquired", jobId=lock.job_id, pid=os.getpid())
                     work(lock)
                     lock.counts["processed_count"] = steps
+                    return lock
+
+                lock = job_run(job=job, triggered_by="lock_worker", work=run)
                 _say(event="finished", jobId=lock.job_id, released=lock.released)
                 return 0
             lock = lock_acquire(job=job, triggered_by="lock_worker")
@@ -161,7 +170,7 @@ def hold(job_key: str, seconds: float, *, step: float, use_lock_run: bool) -> in
             _say(event="finished", jobId=lock.job_id, released=released)
             return 0
         except LockHeld as held:
-            _say(event="refused", activeJob=held.active_job)
+            _say(event="refused", activeJob=active_job_json(held.holder))
             return 3
         except LockLost:
             return 4
@@ -210,8 +219,8 @@ if __name__ == "__main__":
     parser.add_argument("job", choices=["revoke", "notifications"])
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--step", type=float, default=0.05)
-    parser.add_argument("--lock-run", action="store_true")
+    parser.add_argument("--runner", action="store_true")
     args = parser.parse_args()
     if args.mode == "pause":
         sys.exit(pause(args.job))
-    sys.exit(hold(args.job, args.seconds, step=args.step, use_lock_run=args.lock_run))
+    sys.exit(hold(args.job, args.seconds, step=args.step, use_runner=args.runner))

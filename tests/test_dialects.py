@@ -12,38 +12,30 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 import sqlglot
 from sqlglot import exp
 
-import jobs.dialects
-from jobs.dialects import (
-    DIALECTS,
-    Dialect,
-    notification_insert_sql,
-    revocations_insert_sql,
-    revocations_update_insert_sql,
-    revocations_update_returning_sql,
-)
+from jobs.dialects import DIALECTS, Dialect, dialect_for
+from jobs.management.commands.sqlserver_schema import sqlserver_connection
 from jobs.models import JOB_MODELS
 
 from .conftest import ROOT
 
-MICROSOFT = DIALECTS["microsoft"]
+MICROSOFT = dialect_for(sqlserver_connection())  # quoting with mssql-django's own quote_name
+POSTGRESQL = replace(DIALECTS["postgresql"], quote=lambda name: f'"{name}"')
+SQLITE = replace(DIALECTS["sqlite"], quote=lambda name: f'"{name}"')
 JOB_TABLES = [model._meta.db_table for model in JOB_MODELS.values()]
 SCHEMA_SQL = ROOT / "docs" / "sqlserver-schema.sql"
 
 # Dialect fields that are not SQL.
-NOT_SQL = {"vendor", "quote_open", "quote_close"}
+NOT_SQL = {"vendor", "quote"}
 # Functions that give the server's local time: the lock must never use them.
 LOCAL_TIME = re.compile(r"\b(GETDATE|SYSDATETIME|SYSDATETIMEOFFSET|CURRENT_TIMESTAMP|GETUTCDATE)\b", re.I)
 SAMPLE_LITERALS = ["'0f8fad5b-d9cb-469f-a165-70867728950e'", "'web-1:4242'", "'alice'", "'extra'"]
-
-
-def bracket(name: str) -> str:
-    """How mssql-django's connection.ops.quote_name quotes a table name."""
-    return f"[{name}]"
+SAMPLE_ARGUMENTS = {"table": JOB_TABLES, "count": [3]}
 
 
 def fill_placeholders(sql: str, *, numbers: bool = False) -> str:
@@ -66,21 +58,26 @@ def function_names(tree: exp.Expression) -> set[str]:
 
 
 def microsoft_strings() -> dict[str, str]:
-    """Every SQL text of the MICROSOFT dialect: its fields and what its *_sql methods
-    return for both job tables. A new method with other parameters must be added here."""
+    """Every SQL text of the MICROSOFT dialect: its string fields and what each *_sql method
+    returns for sample arguments. A method with other parameters must be added here."""
     texts = {}
     for field in dataclasses.fields(Dialect):
         value = getattr(MICROSOFT, field.name)
         if field.name not in NOT_SQL and isinstance(value, str) and value:
             texts[field.name] = value
     for name, method in inspect.getmembers(Dialect, inspect.isfunction):
-        if name.endswith("_sql"):
-            params = [p for p in inspect.signature(method).parameters if p != "self"]
-            assert params == ["table"], f"add sample arguments for Dialect.{name}{params} in this test"
-            for table in JOB_TABLES:
-                texts[f"{name}({table})"] = getattr(MICROSOFT, name)(bracket(table))
-    texts["revocations_insert_sql(3)"] = revocations_insert_sql(count=3, quote=bracket)
-    texts["notification_insert_sql"] = notification_insert_sql(vendor="microsoft", quote=bracket)
+        if not name.endswith("_sql"):
+            continue
+        params = [p for p in inspect.signature(method).parameters if p != "self"]
+        assert len(params) <= 1 and set(params) <= set(SAMPLE_ARGUMENTS), (
+            f"add samples for Dialect.{name}{params}"
+        )
+        samples = SAMPLE_ARGUMENTS[params[0]] if params else [None]
+        for sample in samples:
+            try:
+                texts[f"{name}({sample or ''})"] = getattr(MICROSOFT, name)(*([sample] if params else []))
+            except NotImplementedError:
+                continue  # not a statement SQL Server is sent
     return texts
 
 
@@ -88,8 +85,7 @@ def test_every_microsoft_string_is_collected():
     texts = microsoft_strings()
     assert {"now", "ago", "lock_hint"} <= set(texts)
     assert {f"acquire_sql({t})" for t in JOB_TABLES} <= set(texts)
-    assert "revocations_insert_sql(3)" in texts
-    assert "notification_insert_sql" in texts
+    assert {"revocations_insert_sql(3)", "revoke_update_sql(3)", "notification_insert_sql()"} <= set(texts)
 
 
 @pytest.mark.parametrize("name", sorted(microsoft_strings()))
@@ -121,7 +117,7 @@ def test_now_and_ago_work_inside_the_lock_updates(table):
     """The heartbeat / takeover UPDATE the lock runs through the ORM, with the dialect's
     expressions in SET and WHERE."""
     sql = (
-        f"UPDATE {bracket(table)} SET [Status] = 'Abandoned', [Completed_At] = {MICROSOFT.now} "
+        f"UPDATE {MICROSOFT.quote(table)} SET [Status] = 'Abandoned', [Completed_At] = {MICROSOFT.now} "
         f"WHERE [Status] = 'InProgress' AND [Heartbeat_At] < {MICROSOFT.ago}"
     )
     tree = parse_tsql(fill_placeholders(sql, numbers=True))
@@ -129,7 +125,8 @@ def test_now_and_ago_work_inside_the_lock_updates(table):
     assert "SYSUTCDATETIME" in function_names(tree)
     select = parse_tsql(
         fill_placeholders(
-            f"SELECT [Job_Id] FROM {bracket(table)} WHERE [Heartbeat_At] >= {MICROSOFT.ago}", numbers=True
+            f"SELECT [Job_Id] FROM {MICROSOFT.quote(table)} WHERE [Heartbeat_At] >= {MICROSOFT.ago}",
+            numbers=True,
         )
     )
     assert isinstance(select, exp.Select)
@@ -137,7 +134,7 @@ def test_now_and_ago_work_inside_the_lock_updates(table):
 
 @pytest.mark.parametrize("table", JOB_TABLES)
 def test_acquire_is_one_insert_select_where_not_exists_with_updlock_holdlock(table):
-    sql = MICROSOFT.acquire_sql(bracket(table))
+    sql = MICROSOFT.acquire_sql(table)
     assert sql.count("%s") == 3  # job id, started by, triggered by
     tree = parse_tsql(fill_placeholders(sql))
 
@@ -168,7 +165,7 @@ def test_acquire_is_one_insert_select_where_not_exists_with_updlock_holdlock(tab
 
 
 def test_revocations_insert_is_one_insert_select_of_the_chunks_request_ids():
-    sql = revocations_insert_sql(count=3, quote=bracket)
+    sql = MICROSOFT.revocations_insert_sql(3)
     assert sql.count("%s") == 6  # revoked at, revoked by, job id, then the 3 ids
     tree = parse_tsql(fill_placeholders(sql, numbers=True))
 
@@ -193,19 +190,15 @@ def test_revocations_insert_is_one_insert_select_of_the_chunks_request_ids():
 def test_revocations_insert_parameters_stay_far_below_the_sql_server_limit():
     from jobs.revoke import MAX_CHUNK_IDS
 
-    sql = revocations_insert_sql(count=MAX_CHUNK_IDS, quote=bracket)
+    sql = MICROSOFT.revocations_insert_sql(MAX_CHUNK_IDS)
     assert sql.count("%s") == MAX_CHUNK_IDS + 3 < 2100
+    assert MICROSOFT.revoke_update_sql(MAX_CHUNK_IDS).count("%s") == MAX_CHUNK_IDS
     with pytest.raises(ValueError):
-        revocations_insert_sql(count=0, quote=bracket)
+        MICROSOFT.revocations_insert_sql(0)
 
 
-def double_quote(name: str) -> str:
-    """How Django's PostgreSQL connection.ops.quote_name quotes a name."""
-    return f'"{name}"'
-
-
-def test_revocations_update_insert_on_postgresql_is_one_update_returning_feeding_the_insert():
-    sql = revocations_update_insert_sql(vendor="postgresql", quote=double_quote)
+def test_revoke_chunk_on_postgresql_is_one_update_returning_feeding_the_insert():
+    sql = POSTGRESQL.revoke_chunk_sql()
     assert sql.count("%s") == 4  # the ids as one array, then revoked at, revoked by, job id
     filled = sql.replace("%s", "ARRAY[1, 2, 3]", 1).replace("%s", "'sample'")
     statements = sqlglot.parse(filled, read="postgres", error_level=sqlglot.ErrorLevel.RAISE)
@@ -235,17 +228,21 @@ def test_revocations_update_insert_on_postgresql_is_one_update_returning_feeding
     assert [column.name for column in update.args["returning"].expressions] == ["Request_Id"]
 
 
-@pytest.mark.parametrize("vendor", ["microsoft", "sqlite"])
-def test_revocations_update_insert_is_none_where_the_database_has_no_such_statement(vendor):
+@pytest.mark.parametrize("dialect", [MICROSOFT, SQLITE], ids=["microsoft", "sqlite"])
+def test_revoke_chunk_in_one_statement_only_where_the_database_has_one(dialect):
     # SQL Server: the target of OUTPUT … INTO may not be on either side of a FOREIGN KEY
-    # (RevokedAccess.Request_Id is one); SQLite: no data-modifying CTE. Both send the UPDATE
-    # and revocations_insert_sql (parsed as T-SQL above).
-    assert revocations_update_insert_sql(vendor=vendor, quote=bracket) is None
+    # (RevokedAccess.Request_Id is one); SQLite: no data-modifying CTE. Both send
+    # revoke_update_sql, then revocations_insert_sql.
+    assert not dialect.revoke_in_one_statement
+    with pytest.raises(NotImplementedError):
+        dialect.revoke_chunk_sql()
 
 
-@pytest.mark.parametrize("vendor,read", [("sqlite", "sqlite"), ("postgresql", "postgres")])
-def test_revocations_update_returning_marks_the_active_ids_and_returns_their_ids(vendor, read):
-    sql = revocations_update_returning_sql(vendor=vendor, count=3, quote=double_quote)
+@pytest.mark.parametrize(
+    "dialect,read", [(SQLITE, "sqlite"), (POSTGRESQL, "postgres")], ids=["sqlite", "postgresql"]
+)
+def test_revoke_update_marks_the_active_ids_and_returns_their_ids(dialect, read):
+    sql = dialect.revoke_update_sql(3)
     assert sql.count("%s") == 3
     statements = sqlglot.parse(sql.replace("%s", "7"), read=read, error_level=sqlglot.ErrorLevel.RAISE)
     assert len(statements) == 1
@@ -259,22 +256,31 @@ def test_revocations_update_returning_marks_the_active_ids_and_returns_their_ids
     assert (status.this.name, status.expression.this) == ("Status", "Active")
     assert [column.name for column in update.args["returning"].expressions] == ["Id"]
     with pytest.raises(ValueError):
-        revocations_update_returning_sql(vendor=vendor, count=0, quote=double_quote)
+        dialect.revoke_update_sql(0)
 
 
-def test_revocations_update_returning_is_none_on_sqlite_before_3_35_and_on_sql_server(monkeypatch):
-    assert revocations_update_returning_sql(vendor="microsoft", count=3, quote=bracket) is None
-    monkeypatch.setattr(jobs.dialects.sqlite3, "sqlite_version_info", (3, 34, 1))
-    assert revocations_update_returning_sql(vendor="sqlite", count=3, quote=double_quote) is None
-    monkeypatch.setattr(jobs.dialects.sqlite3, "sqlite_version_info", (3, 35, 0))
-    assert revocations_update_returning_sql(vendor="sqlite", count=3, quote=double_quote) is not None
+def test_revoke_update_on_sql_server_outputs_the_ids_it_changed():
+    sql = MICROSOFT.revoke_update_sql(3)
+    update = parse_tsql(fill_placeholders(sql, numbers=True))
+    assert isinstance(update, exp.Update)
+    assert update.this.name == "UserAccessRequest"
+    assert "OUTPUT INSERTED.[Id] WHERE" in sql
+    assert "[Status] = 'Active'" in update.args["where"].sql(dialect="tsql")
+
+
+def test_a_database_without_returning_is_refused(monkeypatch):
+    from django.db import connection
+
+    monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
+    with pytest.raises(NotImplementedError, match="RETURNING"):
+        dialect_for(connection)
 
 
 NOTIFICATION_COLUMNS = ["Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id"]
 
 
 def test_notification_insert_on_sql_server_outputs_sent_at_from_sysutcdatetime():
-    sql = notification_insert_sql(vendor="microsoft", quote=bracket)
+    sql = MICROSOFT.notification_insert_sql()
     assert sql.count("%s") == 4
     insert = parse_tsql(fill_placeholders(sql))
     assert isinstance(insert, exp.Insert)
@@ -285,19 +291,16 @@ def test_notification_insert_on_sql_server_outputs_sent_at_from_sysutcdatetime()
     assert "OUTPUT INSERTED.[Sent_At]" in sql
 
 
-@pytest.mark.parametrize("vendor,read", [("sqlite", "sqlite"), ("postgresql", "postgres")])
-def test_notification_insert_returns_sent_at(vendor, read):
-    sql = notification_insert_sql(vendor=vendor, quote=double_quote)
+@pytest.mark.parametrize(
+    "dialect,read", [(SQLITE, "sqlite"), (POSTGRESQL, "postgres")], ids=["sqlite", "postgresql"]
+)
+def test_notification_insert_returns_sent_at(dialect, read):
+    sql = dialect.notification_insert_sql()
     assert sql.count("%s") == 4
     (insert,) = sqlglot.parse(sql.replace("%s", "'x'").replace("%%", "%"), read=read)
     assert isinstance(insert, exp.Insert)
     assert [c.name for c in insert.this.expressions] == NOTIFICATION_COLUMNS
     assert [c.name for c in insert.args["returning"].expressions] == ["Sent_At"]
-
-
-def test_notification_insert_has_no_returning_on_sqlite_before_3_35(monkeypatch):
-    monkeypatch.setattr(jobs.dialects.sqlite3, "sqlite_version_info", (3, 34, 1))
-    assert "RETURNING" not in notification_insert_sql(vendor="sqlite", quote=double_quote)
 
 
 def test_lock_hint_parses_as_a_table_hint():
@@ -389,7 +392,7 @@ def test_every_sql_block_of_the_sql_server_doc_parses_as_tsql():
 
 
 def test_the_doc_shows_the_lock_statement_the_code_sends():
-    code = fill_placeholders(MICROSOFT.acquire_sql(bracket("RevokeExpiredJobRun")))
+    code = fill_placeholders(MICROSOFT.acquire_sql("RevokeExpiredJobRun"))
     shown = [b for b in doc_sql_blocks() if "WHERE NOT EXISTS" in b]
     assert len(shown) == 1
     doc = fill_placeholders(shown[0].replace("?", "%s"))
@@ -405,7 +408,7 @@ def test_the_doc_shows_the_filtered_indexes_of_the_schema():
 
 @pytest.mark.parametrize("table", JOB_TABLES)
 def test_live_run_is_one_select_of_the_inprogress_row_still_beating(table):
-    tree = parse_tsql(fill_placeholders(MICROSOFT.live_run_sql(bracket(table)), numbers=True))
+    tree = parse_tsql(fill_placeholders(MICROSOFT.live_run_sql(table), numbers=True))
     assert isinstance(tree, exp.Select)
     assert tree.find(exp.Table).name == table
     where = tree.args["where"].sql(dialect="tsql")

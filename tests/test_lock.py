@@ -1,27 +1,18 @@
-"""The job lock in one process: acquire / refuse / takeover / fence / release / status,
-lock_run, sigterm_as_interrupt, the start-up check of the lease settings. The
-multi-process races and crashes are in test_lock_concurrency.py."""
+"""The job lock in one process: acquire / refuse / takeover / fence / release / status, the
+start-up check of the lease settings. Multi-process races and crashes: test_lock_concurrency.py."""
 
 import logging
 import os
-import signal
 import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from accessmgr.db import db_now
-from jobs.lock import (
-    LockHeld,
-    LockLost,
-    lock_acquire,
-    lock_run,
-    lock_status,
-    server_identity,
-    sigterm_as_interrupt,
-)
+from jobs.lock import LockHeld, LockLost, lock_acquire, server_identity
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
+from jobs.status import live_run
 from tests.conftest import django_start
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,39 +60,26 @@ def test_refused_acquire_reports_the_holder_and_records_a_refused_row():
     first = lock_acquire(job=NotificationJobRun, triggered_by="alice", started_by="web-1:42")
     with pytest.raises(LockHeld) as refused:
         lock_acquire(job=NotificationJobRun, triggered_by="bob", started_by="web-2:7")
-    active = refused.value.active_job
-    assert set(active) == {
-        "jobId",
-        "startedAt",
-        "startedBy",
-        "triggeredBy",
-        "heartbeatAt",
-        "processed",
-        "total",
-    }
-    assert (active["jobId"], active["startedBy"], active["triggeredBy"]) == (
-        first.job_id,
-        "web-1:42",
-        "alice",
-    )
+    holder = refused.value.holder
+    assert (holder.job_id, holder.started_by, holder.triggered_by) == (first.job_id, "web-1:42", "alice")
     assert "web-1:42" in str(refused.value)
     assert NotificationJobRun.objects.filter(status="InProgress").get().job_id == first.job_id
     refusal = NotificationJobRun.objects.get(status="Refused")
     assert (refusal.started_by, refusal.triggered_by) == ("web-2:7", "bob")
     assert refusal.completed_at is not None and refusal.heartbeat_at is None
     assert refusal.error_message == f"Refused: run {first.job_id} on web-1:42 held the lock."
-    assert lock_status(job=NotificationJobRun)["activeJob"]["jobId"] == first.job_id
+    assert live_run(job=NotificationJobRun).job_id == first.job_id
     first.release(status="Completed", success_count=0, failed_count=0)
 
 
 def test_the_two_job_locks_are_independent():
     notifications = lock_acquire(job=NotificationJobRun, triggered_by="alice")
-    assert lock_status(job=RevokeExpiredJobRun) == {"isLocked": False, "activeJob": None}
+    assert live_run(job=RevokeExpiredJobRun) is None
     revoke = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
-    assert lock_status(job=NotificationJobRun)["activeJob"]["jobId"] == notifications.job_id
-    assert lock_status(job=RevokeExpiredJobRun)["activeJob"]["jobId"] == revoke.job_id
+    assert live_run(job=NotificationJobRun).job_id == notifications.job_id
+    assert live_run(job=RevokeExpiredJobRun).job_id == revoke.job_id
     assert revoke.release(status="Completed", revoked_count=3)
-    assert lock_status(job=NotificationJobRun)["isLocked"] is True
+    assert live_run(job=NotificationJobRun) is not None
     assert notifications.release(status="Completed", success_count=1, failed_count=0)
 
 
@@ -115,7 +93,7 @@ def test_release_completed_records_counts_and_frees_the_lock():
     assert (run.success_count, run.failed_count, run.total_count, run.processed_count) == (8, 2, 10, 10)
     assert run.completed_at >= run.started_at
     assert run.error_message is None
-    assert lock_status(job=NotificationJobRun) == {"isLocked": False, "activeJob": None}
+    assert live_run(job=NotificationJobRun) is None
 
 
 def test_release_failed_records_the_error_and_a_second_release_does_nothing():
@@ -134,15 +112,15 @@ def test_release_with_a_bad_status_or_count_is_refused_and_keeps_the_lock(status
     lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
     with pytest.raises(ValueError):
         lock.release(status=status, **counts)
-    assert lock_status(job=RevokeExpiredJobRun)["activeJob"]["jobId"] == lock.job_id
+    assert live_run(job=RevokeExpiredJobRun).job_id == lock.job_id
     assert lock.release(status="Completed", revoked_count=1)
 
 
 def test_progress_shows_in_the_status():
     lock = lock_acquire(job=NotificationJobRun, triggered_by="alice")
     assert lock.progress(processed=17, total=40)
-    active = lock_status(job=NotificationJobRun)["activeJob"]
-    assert (active["processed"], active["total"]) == (17, 40)
+    active = live_run(job=NotificationJobRun)
+    assert (active.processed_count, active.total_count) == (17, 40)
     lock.release(status="Completed", success_count=40, failed_count=0)
 
 
@@ -163,7 +141,7 @@ def test_a_run_that_stopped_beating_is_taken_over_and_marked_abandoned(settings,
     settings.JOB_STALE_AFTER_SECONDS = 60
     dead = lock_acquire(job=RevokeExpiredJobRun, triggered_by="cron", started_by="web-1:42")
     _stop_beating(dead, seconds_ago=61)
-    assert lock_status(job=RevokeExpiredJobRun) == {"isLocked": False, "activeJob": None}
+    assert live_run(job=RevokeExpiredJobRun) is None
 
     taker = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice", started_by="web-2:7")
     old = RevokeExpiredJobRun.objects.get(job_id=dead.job_id)
@@ -179,7 +157,7 @@ def test_a_run_that_stopped_beating_is_taken_over_and_marked_abandoned(settings,
         dead.job_id,
         "web-2:7",
     )
-    assert lock_status(job=RevokeExpiredJobRun)["activeJob"]["jobId"] == taker.job_id
+    assert live_run(job=RevokeExpiredJobRun).job_id == taker.job_id
     taker.release(status="Completed", revoked_count=0)
 
 
@@ -213,7 +191,8 @@ def test_a_taken_over_run_is_fenced_off_and_leaves_the_new_row_alone(settings, l
     assert old.release(status="Failed", error="stopped") is False
     assert len(lock_log("lock_lost")) == 1
 
-    assert NotificationJobRun.objects.get(job_id=old.job_id).status == "Abandoned"
+    old_row = NotificationJobRun.objects.get(job_id=old.job_id)  # its own row: Failed, and why
+    assert old_row.status == "Failed" and old_row.error_message.startswith("stopped Abandoned:")
     mine = NotificationJobRun.objects.get(job_id=new.job_id)
     assert (mine.status, mine.total_count, mine.error_message) == ("InProgress", None, None)
     assert new.release(status="Completed", success_count=0, failed_count=0)
@@ -247,51 +226,29 @@ def test_fence_with_progress_records_it_with_the_transaction_and_refuses_when_lo
     new.release(status="Completed", revoked_count=0)
 
 
-def test_lock_run_releases_completed_with_the_counts_the_job_set():
-    with lock_run(job=RevokeExpiredJobRun, triggered_by="run_revoke") as lock:
-        assert lock_status(job=RevokeExpiredJobRun)["isLocked"]
-        lock.counts.update(revoked_count=4, total_count=4)
-    run = RevokeExpiredJobRun.objects.get(job_id=lock.job_id)
-    assert (run.status, run.revoked_count, run.total_count, run.triggered_by) == (
-        "Completed",
-        4,
-        4,
-        "run_revoke",
+def test_second_acquire_is_refused_until_release():
+    first = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
+    with pytest.raises(LockHeld) as refused:
+        lock_acquire(job=RevokeExpiredJobRun, triggered_by="bob")
+    assert refused.value.holder.job_id == first.job_id
+    assert str(refused.value).startswith(
+        f"The revoke job is already running (run {first.job_id}, started by "
     )
+    assert first.release(status="Completed", revoked_count=0)
+    assert live_run(job=RevokeExpiredJobRun) is None
+    second = lock_acquire(job=RevokeExpiredJobRun, triggered_by="bob")
+    second.release(status="Completed", revoked_count=0)
 
 
-def test_lock_run_releases_failed_with_the_error_and_re_raises():
-    with pytest.raises(RuntimeError), lock_run(job=NotificationJobRun, triggered_by="alice") as lock:
-        raise RuntimeError("SMTP server refused the connection")
-    run = NotificationJobRun.objects.get(job_id=lock.job_id)
-    assert (run.status, run.error_message) == ("Failed", "SMTP server refused the connection")
-    assert lock_status(job=NotificationJobRun)["isLocked"] is False
-
-
-def test_lock_run_refused_raises_before_the_block_runs():
-    held = lock_acquire(job=NotificationJobRun, triggered_by="alice")
-    ran = []
-    with pytest.raises(LockHeld), lock_run(job=NotificationJobRun, triggered_by="bob"):
-        ran.append(True)
-    assert ran == []
-    assert NotificationJobRun.objects.get(status="InProgress").job_id == held.job_id
-    assert NotificationJobRun.objects.get(status="Refused").triggered_by == "bob"
-    held.release(status="Completed")
-
-
-def test_sigterm_becomes_keyboard_interrupt_once_and_the_handler_is_restored():
-    before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(KeyboardInterrupt, match=r"Interrupted \(SIGTERM\)"), sigterm_as_interrupt():
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(5)  # interrupted at once
-    assert signal.getsignal(signal.SIGTERM) is before
-
-    with sigterm_as_interrupt():
-        with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(5)
-        os.kill(os.getpid(), signal.SIGTERM)  # while cleaning up: ignored
-        time.sleep(0.01)
+def test_an_integrity_error_that_is_not_the_lock_is_not_taken_for_held(monkeypatch):
+    """Only the filtered unique index's violation means "held": a clash of Job_Id (unique too)
+    is an error, not a refusal."""
+    first = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
+    first.release(status="Completed", revoked_count=0)
+    monkeypatch.setattr("jobs.lock.uuid.uuid4", lambda: first.job_id)
+    with pytest.raises(IntegrityError):
+        lock_acquire(job=RevokeExpiredJobRun, triggered_by="bob")
+    assert not RevokeExpiredJobRun.objects.filter(status="Refused").exists()
 
 
 def test_lock_events_are_logged_with_structured_fields(lock_log):
@@ -340,12 +297,12 @@ def test_a_seed_row_without_heartbeat_counts_from_its_start(settings):
     fresh = RevokeExpiredJobRun.objects.create(
         job_id="seed-fresh", status="InProgress", started_at=db_now(), started_by="SEEDSRV"
     )
-    assert lock_status(job=RevokeExpiredJobRun)["activeJob"]["jobId"] == "seed-fresh"
+    assert live_run(job=RevokeExpiredJobRun).job_id == "seed-fresh"
     with pytest.raises(LockHeld):
         lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
 
     RevokeExpiredJobRun.objects.filter(pk=fresh.pk).update(started_at=db_now() - timedelta(minutes=11))
-    assert lock_status(job=RevokeExpiredJobRun)["isLocked"] is False
+    assert live_run(job=RevokeExpiredJobRun) is None
     lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
     assert RevokeExpiredJobRun.objects.get(pk=fresh.pk).status == "Abandoned"
     lock.release(status="Completed", revoked_count=0)

@@ -15,8 +15,9 @@ from datetime import timedelta
 
 import pytest
 
-from jobs.lock import LockHeld, lock_acquire, lock_status
+from jobs.lock import LockHeld, lock_acquire
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
+from jobs.status import live_run
 from tests import lock_worker
 from tests.conftest import PYTHON, ROOT
 
@@ -229,7 +230,7 @@ def test_killed_run_keeps_the_lock_until_stale_then_is_taken_over_and_abandoned(
 
     with pytest.raises(LockHeld) as held:  # no heartbeat yet for 1 s: still held
         lock_acquire(job=RevokeExpiredJobRun, triggered_by="taker")
-    assert held.value.active_job["jobId"] == started["jobId"]
+    assert held.value.holder.job_id == started["jobId"]
 
     lock, refusals = _acquire_when_stale(RevokeExpiredJobRun)
     assert refusals >= 1
@@ -253,7 +254,7 @@ def test_long_run_that_keeps_beating_is_never_taken_over(short_lease):
             lock = lock_acquire(job=NotificationJobRun, triggered_by="taker")
         except LockHeld as held:
             attempts += 1
-            assert held.active_job["jobId"] == started["jobId"]
+            assert held.holder.job_id == started["jobId"]
             time.sleep(0.1)
             continue
         # The child may have just released; anything else is a takeover.
@@ -288,35 +289,35 @@ def test_run_taken_over_while_stalled_stops_itself_and_leaves_the_new_row_alone(
             "released": False,
         }
         old = RevokeExpiredJobRun.objects.get(job_id=started["jobId"])
-        assert old.status == "Abandoned"  # not overwritten with the stalled run's "Failed"
-        assert old.processed_count is None  # the fenced write never happened
+        # Its own row says it failed and why (the taker's "Abandoned" text kept); the fenced write
+        # never happened.
+        assert old.status == "Failed" and "taken over by run" in old.error_message
+        assert old.processed_count is None
         mine = RevokeExpiredJobRun.objects.get(job_id=lock.job_id)
         assert (mine.status, mine.processed_count, mine.total_count) == ("InProgress", 5, 10)
-        assert lock_status(job=RevokeExpiredJobRun)["activeJob"]["jobId"] == lock.job_id
+        assert live_run(job=RevokeExpiredJobRun).job_id == lock.job_id
     assert lock.release(status="Completed", revoked_count=0)
 
 
-@pytest.mark.parametrize("pattern", ["primitives", "lock_run"])
-def test_sigterm_releases_the_lock_as_failed(child_env, pattern):
-    args = ["hold", "revoke", "--seconds", "60", "--step", "60"]
-    child = Child(child_env, *args, *(["--lock-run"] if pattern == "lock_run" else []))
+def test_sigterm_releases_the_lock_as_failed(child_env):
+    child = Child(child_env, "hold", "revoke", "--seconds", "60", "--step", "60", "--runner")
     started = child.read()
-    assert lock_status(job=RevokeExpiredJobRun)["isLocked"]
+    assert live_run(job=RevokeExpiredJobRun) is not None
     child.proc.send_signal(signal.SIGTERM)
     assert child.finish() == 130, child.stderr
     run = RevokeExpiredJobRun.objects.get(job_id=started["jobId"])
     assert run.status == "Failed"
     assert run.error_message == "Interrupted (SIGTERM)"
     assert run.completed_at is not None
-    assert lock_status(job=RevokeExpiredJobRun) == {"isLocked": False, "activeJob": None}
+    assert live_run(job=RevokeExpiredJobRun) is None
 
 
 def test_running_job_in_another_process_does_not_block_the_other_job(child_env):
     child = Child(child_env, "hold", "notifications", "--seconds", "60", "--step", "60")
     started = child.read()
     try:
-        assert lock_status(job=NotificationJobRun)["activeJob"]["jobId"] == started["jobId"]
-        assert lock_status(job=RevokeExpiredJobRun) == {"isLocked": False, "activeJob": None}
+        assert live_run(job=NotificationJobRun).job_id == started["jobId"]
+        assert live_run(job=RevokeExpiredJobRun) is None
         lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice")
         assert lock.release(status="Completed", revoked_count=0)
         with pytest.raises(LockHeld):

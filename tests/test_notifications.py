@@ -11,18 +11,19 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.db import connection, connections
 
-import jobs.dialects
 from accessmgr.db import db_now
-from jobs.lock import LockHeld, LockLost, lock_acquire, lock_status
+from jobs.api import notification_result_json
+from jobs.lock import LockHeld, lock_acquire
 from jobs.models import NotificationJobRun
 from jobs.notifications import (
-    NotificationJobFailed,
     NotifyOptionsError,
     days_left,
     notifications_send,
     pending_notifications,
     reminder_due,
 )
+from jobs.runner import JobFailed
+from jobs.status import live_run
 from requests_app.models import NEVER_EXPIRES, ExpiryNotification, UserAccessRequest
 
 _ids = itertools.count(1)
@@ -81,6 +82,11 @@ def requests_create(count: int, *, days: int = 10) -> list[UserAccessRequest]:
 # --- The decision table -----------------------------------------------------------------
 
 CASES = ["0", "5", "7", "8", "29", "30", "31", "never", "expired", "expired-today"]
+
+
+def send(**options) -> dict:
+    """Run the job and return its result as the API shows it (the seed's shape)."""
+    return notification_result_json(notifications_send(**options))
 
 
 def _expiry(case: str, now: datetime) -> datetime:
@@ -180,7 +186,7 @@ def test_run_sends_one_email_per_due_reminder_and_records_it():
     second = request_create(expires_on=expiry_in(5, now), sent=1)
     request_create(expires_on=expiry_in(20, now), sent=1)  # not due: 1 sent, 20 days left
 
-    result = notifications_send(triggered_by="alice")
+    result = send(triggered_by="alice")
 
     assert result["notifiedCount"] == 2 and result["failedCount"] == 0 and result["skippedCount"] == 0
     assert {(n["requestId"], n["type"], n["daysLeft"]) for n in result["notifications"]} == {
@@ -201,29 +207,15 @@ def test_run_sends_one_email_per_due_reminder_and_records_it():
     run = NotificationJobRun.objects.get(job_id=result["jobId"])
     assert (run.status, run.triggered_by) == ("Completed", "alice")
     assert (run.success_count, run.failed_count, run.total_count, run.processed_count) == (2, 0, 2, 2)
-    assert lock_status(job=NotificationJobRun)["isLocked"] is False
+    assert live_run(job=NotificationJobRun) is None
     # A second run finds nothing left to send.
-    again = notifications_send(triggered_by="alice")
+    again = send(triggered_by="alice")
     assert again["notifiedCount"] == 0 and len(mail.outbox) == 2
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sent_at_is_read_back_where_sqlite_has_no_returning(monkeypatch):
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite before 3.35 only: the other databases return Sent_At from the INSERT")
-    monkeypatch.setattr(jobs.dialects.sqlite3, "sqlite_version_info", (3, 34, 1))
-    req = request_create(expires_on=expiry_in(12, db_now()))
-
-    result = notifications_send(triggered_by="alice")
-
-    (sent,) = result["notifications"]
-    row = ExpiryNotification.objects.get(request=req)
-    assert (sent["requestId"], sent["sentAt"]) == (req.request_id, row.sent_at.isoformat())
-
-
-@pytest.mark.django_db(transaction=True)
 def test_run_with_nothing_due_completes_with_zero_counts():
-    result = notifications_send(triggered_by="alice")
+    result = send(triggered_by="alice")
     assert result["message"] == "No requests need a notification right now."
     assert result["performance"]["workers"] == 0
     run = NotificationJobRun.objects.get(job_id=result["jobId"])
@@ -237,7 +229,7 @@ def test_failed_sends_are_not_recorded_and_the_next_run_sends_exactly_those():
     bad1 = request_create(expires_on=expiry_in(11, now), email="bob@example.com")
     bad2 = request_create(expires_on=expiry_in(12, now), email="Carol@Example.com")
 
-    first = notifications_send(triggered_by="t", fail_emails=["bob@example.com", "carol@example.com"])
+    first = send(triggered_by="t", fail_emails=["bob@example.com", "carol@example.com"])
 
     assert [n["requestId"] for n in first["notifications"]] == [ok.request_id]
     assert sorted(f["requestId"] for f in first["failures"]) == sorted([bad1.request_id, bad2.request_id])
@@ -247,7 +239,7 @@ def test_failed_sends_are_not_recorded_and_the_next_run_sends_exactly_those():
     run = NotificationJobRun.objects.get(job_id=first["jobId"])
     assert (run.status, run.success_count, run.failed_count) == ("Completed", 1, 2)
 
-    second = notifications_send(triggered_by="t")
+    second = send(triggered_by="t")
 
     assert sorted(n["requestId"] for n in second["notifications"]) == sorted(
         [bad1.request_id, bad2.request_id]
@@ -283,7 +275,7 @@ def test_a_failing_task_does_not_stop_the_others(settings):
         request_create(expires_on=expiry_in(3, now), email=f"refused{i}@example.com") for i in range(3)
     ]
 
-    result = notifications_send(triggered_by="t")
+    result = send(triggered_by="t")
 
     assert result["notifiedCount"] == 10 and result["failedCount"] == 3
     assert {f["requestId"] for f in result["failures"]} == {r.request_id for r in refused}
@@ -298,7 +290,7 @@ def test_a_reminder_recorded_meanwhile_counts_as_skipped_not_failed(settings):
     request_create(expires_on=expiry_in(10, now), email="raced@example.com")
     request_create(expires_on=expiry_in(11, now))
 
-    result = notifications_send(triggered_by="t")
+    result = send(triggered_by="t")
 
     assert (result["notifiedCount"], result["failedCount"], result["skippedCount"]) == (1, 0, 1)
     assert ExpiryNotification.objects.count() == 2
@@ -307,7 +299,7 @@ def test_a_reminder_recorded_meanwhile_counts_as_skipped_not_failed(settings):
 @pytest.mark.django_db(transaction=True)
 def test_random_failures_fail_some_and_record_only_the_sent():
     requests_create(200)
-    result = notifications_send(triggered_by="t", simulate_failures=True)
+    result = send(triggered_by="t", simulate_failures=True)
     assert 0 < result["failedCount"] < 200  # about half; all-or-nothing has odds of 2 ** -199
     assert result["notifiedCount"] + result["failedCount"] == 200
     assert ExpiryNotification.objects.count() == result["notifiedCount"] == len(mail.outbox)
@@ -323,7 +315,7 @@ def test_test_mode_options_are_refused_when_test_mode_is_off(settings):
     with pytest.raises(NotifyOptionsError, match="TEST_MODE"):
         notifications_send(triggered_by="t", fail_emails=["a@example.com"])
     assert not NotificationJobRun.objects.exists() and not mail.outbox
-    assert notifications_send(triggered_by="t")["notifiedCount"] == 1  # a normal run still works
+    assert send(triggered_by="t")["notifiedCount"] == 1  # a normal run still works
 
 
 @pytest.mark.django_db(transaction=True)
@@ -340,7 +332,7 @@ def test_a_second_run_while_the_first_holds_the_lock_is_refused():
     try:
         with pytest.raises(LockHeld) as refused:
             notifications_send(triggered_by="t")
-        assert refused.value.active_job["jobId"] == held.job_id
+        assert refused.value.holder.job_id == held.job_id
         assert not mail.outbox and not ExpiryNotification.objects.exists()
     finally:
         held.release(status="Completed", success_count=0, failed_count=0)
@@ -349,11 +341,11 @@ def test_a_second_run_while_the_first_holds_the_lock_is_refused():
 @pytest.mark.django_db(transaction=True)
 def test_a_crash_releases_the_lock_as_failed(settings):
     settings.REMINDER_DAYS = []  # the selection cannot compute its window
-    with pytest.raises(NotificationJobFailed) as failed:
+    with pytest.raises(JobFailed) as failed:
         notifications_send(triggered_by="t")
     run = NotificationJobRun.objects.get(job_id=failed.value.job_id)
     assert run.status == "Failed" and run.error_message
-    assert lock_status(job=NotificationJobRun)["isLocked"] is False
+    assert live_run(job=NotificationJobRun) is None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -361,7 +353,7 @@ def test_performance_figures_compare_parallel_with_sequential(settings):
     settings.NOTIFY_SEND_DELAY_SECONDS = 0.05
     settings.NOTIFY_MAX_WORKERS = 8
     requests_create(16)
-    perf = notifications_send(triggered_by="t")["performance"]
+    perf = send(triggered_by="t")["performance"]
     assert perf["workers"] == 8
     assert perf["estimatedSequentialSeconds"] >= 16 * 0.05
     assert perf["parallelSeconds"] > 0 and perf["speedup"] > 1
@@ -375,7 +367,7 @@ def test_500_sends_with_a_1_second_delay_run_in_parallel_on_500_workers(settings
     settings.NOTIFY_MAX_WORKERS = 500
     requests_create(500)
     started = time.monotonic()
-    result = notifications_send(triggered_by="t")
+    result = send(triggered_by="t")
     elapsed = time.monotonic() - started
     assert result["notifiedCount"] == 500 and result["failedCount"] == 0
     assert result["performance"]["workers"] == 500
@@ -417,7 +409,7 @@ def test_no_connection_outlives_the_run(postgres_only, transactional_db, setting
     run_started = db_now()
     checked_out_before = _checked_out()
 
-    result = notifications_send(triggered_by="t")
+    result = send(triggered_by="t")
 
     assert result["notifiedCount"] == 120 and result["performance"]["workers"] == 60
     assert _checked_out() == checked_out_before
@@ -465,7 +457,7 @@ def test_sqlite_tasks_open_their_connection_in_turn(transactional_db, settings, 
     monkeypatch.setattr(wrapper, "get_new_connection", counted_connect)
     monkeypatch.setattr(wrapper, "_close", counted_close)
 
-    result = notifications_send(triggered_by="alice")
+    result = send(triggered_by="alice")
 
     assert result["notifiedCount"] == 120
     # This thread's, the heartbeat's, and at most a few tasks between their turn and close.
@@ -491,8 +483,10 @@ def test_a_run_that_lost_its_lock_stops_sending(settings):
     for days in range(5):
         request_create(expires_on=expiry_in(days, now))
 
-    with pytest.raises(LockLost):
+    with pytest.raises(JobFailed, match="lost its lock") as failed:
         notifications_send(triggered_by="t")
 
     assert len(mail.outbox) == 1 and ExpiryNotification.objects.count() == 1
-    assert NotificationJobRun.objects.get().status == "Abandoned"  # the taker's word stands
+    run = NotificationJobRun.objects.get()
+    assert (run.status, run.success_count, run.total_count) == ("Failed", 1, 5)  # it keeps its counts
+    assert failed.value.counts["success_count"] == 1

@@ -1,7 +1,7 @@
 """The revoke job (jobs/revoke.py) against a real database."""
 
 import itertools
-import sqlite3
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -11,15 +11,13 @@ from django.utils import timezone
 
 import jobs.revoke
 from accessmgr.db import db_now
-from jobs.lock import LockHeld, lock_acquire, lock_status
+from jobs.dialects import dialect_for
+from jobs.lock import LockHeld, lock_acquire
 from jobs.models import RevokeExpiredJobRun
-from jobs.revoke import (
-    NOTHING_TO_REVOKE,
-    REVOKED_BY,
-    RevokeFailed,
-    revoke_expired_run,
-)
-from requests_app.models import NEVER_EXPIRES, RevokedAccess, UserAccessRequest
+from jobs.revoke import revoke_expired_run
+from jobs.runner import JobFailed
+from jobs.status import live_run
+from requests_app.models import NEVER_EXPIRES, REVOKED_BY_JOB, RevokedAccess, UserAccessRequest
 from requests_app.selectors import access_request_expired
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,42 +51,35 @@ def statuses() -> dict[str, str]:
     return dict(UserAccessRequest.objects.values_list("request_id", "status"))
 
 
-WAYS = [jobs.revoke.ONE_STATEMENT, jobs.revoke.UPDATE_RETURNING, jobs.revoke.SELECT_FOR_UPDATE]
-TWO_WRITES = [jobs.revoke.UPDATE_RETURNING, jobs.revoke.SELECT_FOR_UPDATE]
+ONE_STATEMENT, TWO_WRITES = "one statement", "two writes"
 
 
 def way_force(way: str, monkeypatch) -> str:
-    """Revoke chunks `way` on this database (skip where it has no such statement)."""
-    vendor = connection.vendor
-    if way == jobs.revoke.ONE_STATEMENT and vendor != "postgresql":
+    """Revoke chunks `way` on this database: one statement needs PostgreSQL; two writes
+    (UPDATE … RETURNING, then INSERT … SELECT) is every other database's way, and can be
+    forced on PostgreSQL too."""
+    one = dialect_for().revoke_in_one_statement
+    if way == ONE_STATEMENT and not one:
         pytest.skip("one statement: PostgreSQL only")
-    if way == jobs.revoke.UPDATE_RETURNING and vendor == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
-        pytest.skip("UPDATE … RETURNING needs SQLite 3.35")
-    monkeypatch.setattr(jobs.revoke, "revoke_chunk_way", lambda: way)
+    if way == TWO_WRITES and one:
+        dialect = replace(dialect_for(), revoke_in_one_statement=False)
+        monkeypatch.setattr(jobs.revoke, "dialect_for", lambda: dialect)
     return way
 
 
-@pytest.fixture(params=WAYS)
+@pytest.fixture(params=[ONE_STATEMENT, TWO_WRITES])
 def chunk_way(request, monkeypatch) -> str:
-    """Each test that uses it runs once per way of revoking a chunk this database can do
-    (PostgreSQL can do all three; its default is one statement)."""
+    """Each test that uses it runs once per way of revoking a chunk this database can do."""
     return way_force(request.param, monkeypatch)
 
 
-@pytest.fixture(params=TWO_WRITES)
-def two_writes(request, monkeypatch) -> str:
-    """The ways that mark the rows Revoked and record them in two statements."""
-    return way_force(request.param, monkeypatch)
+@pytest.fixture
+def two_writes(monkeypatch) -> str:
+    return way_force(TWO_WRITES, monkeypatch)
 
 
 def test_each_database_revokes_in_the_fewest_statements_it_allows():
-    expected = {
-        "postgresql": jobs.revoke.ONE_STATEMENT,
-        "sqlite": jobs.revoke.UPDATE_RETURNING
-        if sqlite3.sqlite_version_info >= (3, 35)
-        else jobs.revoke.SELECT_FOR_UPDATE,
-    }
-    assert jobs.revoke.revoke_chunk_way() == expected[connection.vendor]
+    assert dialect_for().revoke_in_one_statement == (connection.vendor == "postgresql")
 
 
 def chunk_writes(queries: CaptureQueriesContext) -> list[str]:
@@ -116,25 +107,25 @@ def test_expired_set_is_revoked_and_recorded_exactly(chunk_way):
     result = revoke_expired_run(triggered_by="alice")
 
     expired_ids = {r.request_id for r in expired}
-    assert result["revokedCount"] == 4
-    assert result["message"] == "Revoked 4 expired access requests."
+    assert result.revoked_count == 4
+    assert result.message == "Revoked 4 expired access requests."
     now = statuses()
     assert {rid for rid, s in now.items() if s == REVOKED} == expired_ids | {already[0].request_id}
     assert all(now[r.request_id] == ACTIVE for r in future + never)
 
-    records = RevokedAccess.objects.filter(job_id=result["jobId"])
+    records = RevokedAccess.objects.filter(job_id=result.job_id)
     assert {r.request_id for r in records} == expired_ids
     assert records.count() == 4
-    assert {r.revoked_by for r in records} == {REVOKED_BY}
-    assert {r.revoked_dt.isoformat() for r in records} == {result["revokedAt"]}
+    assert {r.revoked_by for r in records} == {REVOKED_BY_JOB}
+    assert {r.revoked_dt.isoformat() for r in records} == {result.revoked_at.isoformat()}
     assert not RevokedAccess.objects.filter(request__in=future + never).exists()
     assert RevokedAccess.objects.get(request=already[0]).revoked_by == "admin"  # untouched
 
-    run = RevokeExpiredJobRun.objects.get(job_id=result["jobId"])
+    run = RevokeExpiredJobRun.objects.get(job_id=result.job_id)
     assert (run.status, run.revoked_count, run.triggered_by) == ("Completed", 4, "alice")
     assert (run.processed_count, run.total_count) == (4, 4)
     assert run.completed_at is not None
-    assert lock_status(job=RevokeExpiredJobRun)["isLocked"] is False
+    assert live_run(job=RevokeExpiredJobRun) is None
 
 
 def test_no_expired_requests_completes_with_zero_and_says_so():
@@ -143,14 +134,9 @@ def test_no_expired_requests_completes_with_zero_and_says_so():
 
     result = revoke_expired_run(triggered_by="alice")
 
-    assert result == {
-        "message": NOTHING_TO_REVOKE,
-        "revokedCount": 0,
-        "revokedAt": None,
-        "jobId": result["jobId"],
-    }
-    assert NOTHING_TO_REVOKE == "No expired requests found to revoke."
-    run = RevokeExpiredJobRun.objects.get(job_id=result["jobId"])
+    assert (result.revoked_count, result.revoked_at) == (0, None)
+    assert result.message == "No expired requests found to revoke."
+    run = RevokeExpiredJobRun.objects.get(job_id=result.job_id)
     assert (run.status, run.revoked_count) == ("Completed", 0)
     assert set(statuses().values()) == {ACTIVE}
     assert not RevokedAccess.objects.exists()
@@ -165,8 +151,8 @@ def test_second_run_while_first_holds_the_lock_is_refused_and_changes_nothing():
     finally:
         holder.release(status="Completed", revoked_count=0)
 
-    assert refused.value.active_job["jobId"] == holder.job_id
-    assert refused.value.active_job["startedBy"] == "server-a:123"
+    assert refused.value.holder.job_id == holder.job_id
+    assert refused.value.holder.started_by == "server-a:123"
     assert set(statuses().values()) == {ACTIVE}
     assert not RevokedAccess.objects.exists()
     assert RevokeExpiredJobRun.objects.exclude(status="Refused").count() == 1
@@ -182,7 +168,7 @@ def test_fault_between_the_two_writes_leaves_both_tables_unchanged_and_the_run_f
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(jobs.revoke, "revocations_insert", insert_fails)
-    with pytest.raises(RevokeFailed) as failed:
+    with pytest.raises(JobFailed) as failed:
         revoke_expired_run(triggered_by="alice")
 
     assert all(statuses()[r.request_id] == ACTIVE for r in expired)
@@ -191,21 +177,21 @@ def test_fault_between_the_two_writes_leaves_both_tables_unchanged_and_the_run_f
     assert run.status == "Failed"
     assert "disk on fire" in run.error_message
     assert run.revoked_count == 0
-    assert failed.value.revoked_count == 0
-    assert lock_status(job=RevokeExpiredJobRun)["isLocked"] is False
+    assert failed.value.counts == {"revoked_count": 0}
+    assert live_run(job=RevokeExpiredJobRun) is None
 
 
 def test_fault_after_the_one_statement_before_commit_leaves_both_tables_unchanged(monkeypatch, postgres_only):
     expired = make_requests(5, expires_in=-timedelta(days=1))
-    real_insert = jobs.revoke.revocations_insert
+    real_chunk = jobs.revoke.revoke_chunk
     written = []
 
     def fails_after_writing(**kwargs):
-        written.append(real_insert(**kwargs))  # the chunk's one statement ran…
+        written.append(real_chunk(**kwargs))  # the chunk's one statement ran…
         raise RuntimeError("disk on fire")  # …and the transaction never commits
 
-    monkeypatch.setattr(jobs.revoke, "revocations_insert", fails_after_writing)
-    with pytest.raises(RevokeFailed) as failed:
+    monkeypatch.setattr(jobs.revoke, "revoke_chunk", fails_after_writing)
+    with pytest.raises(JobFailed) as failed:
         revoke_expired_run(triggered_by="alice")
 
     assert written == [5]
@@ -214,7 +200,7 @@ def test_fault_after_the_one_statement_before_commit_leaves_both_tables_unchange
     run = RevokeExpiredJobRun.objects.get(job_id=failed.value.job_id)
     assert (run.status, run.revoked_count) == ("Failed", 0)
     assert "disk on fire" in run.error_message
-    assert lock_status(job=RevokeExpiredJobRun)["isLocked"] is False
+    assert live_run(job=RevokeExpiredJobRun) is None
 
 
 def test_fault_in_a_later_chunk_keeps_earlier_chunks_whole_and_rolls_back_its_own(
@@ -222,16 +208,16 @@ def test_fault_in_a_later_chunk_keeps_earlier_chunks_whole_and_rolls_back_its_ow
 ):
     settings.REVOKE_CHUNK_SIZE = 3
     make_requests(8, expires_in=-timedelta(days=1))  # chunks of 3, 3, 2
-    real_insert = jobs.revoke.revocations_insert
+    real_chunk = jobs.revoke.revoke_chunk
     calls = itertools.count(1)
 
     def third_chunk_fails(**kwargs):
         if next(calls) == 3:
             raise RuntimeError("connection reset")
-        return real_insert(**kwargs)
+        return real_chunk(**kwargs)
 
-    monkeypatch.setattr(jobs.revoke, "revocations_insert", third_chunk_fails)
-    with pytest.raises(RevokeFailed) as failed:
+    monkeypatch.setattr(jobs.revoke, "revoke_chunk", third_chunk_fails)
+    with pytest.raises(JobFailed) as failed:
         revoke_expired_run(triggered_by="alice")
 
     revoked = set(UserAccessRequest.objects.filter(status=REVOKED).values_list("request_id", flat=True))
@@ -251,7 +237,7 @@ def test_recorded_count_differing_from_revoked_count_rolls_the_chunk_back(monkey
         return real_insert(ids=ids[:-1], **kwargs)
 
     monkeypatch.setattr(jobs.revoke, "revocations_insert", records_one_too_few)
-    with pytest.raises(RevokeFailed) as failed:
+    with pytest.raises(JobFailed) as failed:
         revoke_expired_run(triggered_by="alice")
 
     assert "revoked 4 requests but recorded 3" in failed.value.error
@@ -274,17 +260,18 @@ def test_each_chunk_is_recorded_with_one_insert_select_statement(settings, two_w
     requests_table = connection.ops.quote_name(UserAccessRequest._meta.db_table)
     updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(f"UPDATE {requests_table}")]
     assert len(updates) == 3
-    if two_writes == jobs.revoke.UPDATE_RETURNING:  # the UPDATE says which rows it changed
-        assert all(sql.endswith(" RETURNING " + connection.ops.quote_name("Id")) for sql in updates)
-        chunk_selects = [
-            q["sql"]
-            for q in queries.captured_queries
-            if q["sql"].startswith("SELECT") and f"FROM {requests_table}" in q["sql"] and " IN (" in q["sql"]
-        ]
-        assert chunk_selects == []
-    records = RevokedAccess.objects.filter(job_id=result["jobId"])
+    assert all(sql.endswith(" RETURNING " + connection.ops.quote_name("Id")) for sql in updates)
+    chunk_selects = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and f"FROM {requests_table}" in q["sql"] and " IN (" in q["sql"]
+    ]
+    assert chunk_selects == []  # the UPDATE says which rows it changed: no SELECT pass
+    records = RevokedAccess.objects.filter(job_id=result.job_id)
     assert {r.request_id for r in records} == {r.request_id for r in expired}
-    assert {(r.revoked_by, r.revoked_dt.isoformat()) for r in records} == {(REVOKED_BY, result["revokedAt"])}
+    assert {(r.revoked_by, r.revoked_dt.isoformat()) for r in records} == {
+        (REVOKED_BY_JOB, result.revoked_at.isoformat())
+    }
 
 
 def test_on_postgresql_each_chunk_is_one_update_returning_insert_statement(settings, postgres_only):
@@ -301,10 +288,12 @@ def test_on_postgresql_each_chunk_is_one_update_returning_insert_statement(setti
     others = [q["sql"] for q in queries.captured_queries if q["sql"] not in writes]
     assert not [sql for sql in others if "FOR UPDATE" in sql]  # the UPDATE takes the row locks
     assert not [sql for sql in others if sql.startswith(f"UPDATE {requests_table}")]
-    records = RevokedAccess.objects.filter(job_id=result["jobId"])
+    records = RevokedAccess.objects.filter(job_id=result.job_id)
     assert {r.request_id for r in records} == {r.request_id for r in expired}
-    assert {(r.revoked_by, r.revoked_dt.isoformat()) for r in records} == {(REVOKED_BY, result["revokedAt"])}
-    run = RevokeExpiredJobRun.objects.get(job_id=result["jobId"])
+    assert {(r.revoked_by, r.revoked_dt.isoformat()) for r in records} == {
+        (REVOKED_BY_JOB, result.revoked_at.isoformat())
+    }
+    run = RevokeExpiredJobRun.objects.get(job_id=result.job_id)
     assert (run.status, run.revoked_count, run.processed_count) == ("Completed", 8, 8)
 
 
@@ -319,7 +308,7 @@ def test_chunk_size_above_the_parameter_limit_is_capped(settings, chunk_way):
         len(chunk_writes(queries)) == 2
     )  # 2,000 ids + 1 id: each statement under SQL Server's 2,100 parameters
     assert jobs.revoke.MAX_CHUNK_IDS + 3 < 2100
-    assert result["revokedCount"] == RevokedAccess.objects.count() == jobs.revoke.MAX_CHUNK_IDS + 1
+    assert result.revoked_count == RevokedAccess.objects.count() == jobs.revoke.MAX_CHUNK_IDS + 1
 
 
 def test_interrupt_mid_run_releases_the_lock_as_failed_and_changes_nothing(monkeypatch):
@@ -328,7 +317,7 @@ def test_interrupt_mid_run_releases_the_lock_as_failed_and_changes_nothing(monke
     def interrupted(**kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(jobs.revoke, "revocations_insert", interrupted)
+    monkeypatch.setattr(jobs.revoke, "revoke_chunk", interrupted)
     with pytest.raises(KeyboardInterrupt):
         revoke_expired_run(triggered_by="run_revoke")
 
@@ -354,8 +343,8 @@ def test_request_revoked_by_someone_else_after_collection_is_neither_updated_nor
     monkeypatch.setattr(jobs.revoke, "_chunks", someone_else_revokes_first)
     result = revoke_expired_run(triggered_by="alice")
 
-    assert result["revokedCount"] == 3
-    assert RevokedAccess.objects.filter(job_id=result["jobId"]).count() == 3
+    assert result.revoked_count == 3
+    assert RevokedAccess.objects.filter(job_id=result.job_id).count() == 3
     assert RevokedAccess.objects.get(request=taken).revoked_by == "admin"
     assert set(statuses().values()) == {REVOKED}
 
@@ -370,13 +359,14 @@ def test_run_that_lost_its_lock_stops_before_writing(monkeypatch):
         yield from real_chunks(ids, size)
 
     monkeypatch.setattr(jobs.revoke, "_chunks", taken_over)
-    with pytest.raises(RevokeFailed) as failed:
+    with pytest.raises(JobFailed) as failed:
         revoke_expired_run(triggered_by="alice")
 
     assert "lost its lock" in failed.value.error
     assert set(statuses().values()) == {ACTIVE}
     assert not RevokedAccess.objects.exists()
-    assert RevokeExpiredJobRun.objects.get().status == "Abandoned"  # the taker's verdict stands
+    run = RevokeExpiredJobRun.objects.get()
+    assert run.status == "Failed" and run.error_message.startswith(failed.value.error)
 
 
 def test_ten_thousand_expired_requests_are_revoked_in_chunks_exactly(chunk_way):
@@ -385,12 +375,12 @@ def test_ten_thousand_expired_requests_are_revoked_in_chunks_exactly(chunk_way):
 
     result = revoke_expired_run(triggered_by="alice")
 
-    assert result["revokedCount"] == 10_000
+    assert result.revoked_count == 10_000
     revoked = set(UserAccessRequest.objects.filter(status=REVOKED).values_list("request_id", flat=True))
-    recorded = set(RevokedAccess.objects.filter(job_id=result["jobId"]).values_list("request_id", flat=True))
+    recorded = set(RevokedAccess.objects.filter(job_id=result.job_id).values_list("request_id", flat=True))
     assert revoked == recorded == {r.request_id for r in expired}
     assert UserAccessRequest.objects.filter(status=ACTIVE).count() == 50
-    run = RevokeExpiredJobRun.objects.get(job_id=result["jobId"])
+    run = RevokeExpiredJobRun.objects.get(job_id=result.job_id)
     assert (run.status, run.revoked_count, run.processed_count, run.total_count) == (
         "Completed",
         10_000,
@@ -411,7 +401,7 @@ def test_the_set_it_revokes_is_the_pending_expiry_selectors():
         late[0].request_id,
     ]
     result = revoke_expired_run(triggered_by="alice")
-    recorded = RevokedAccess.objects.filter(job_id=result["jobId"]).values_list("request_id", flat=True)
+    recorded = RevokedAccess.objects.filter(job_id=result.job_id).values_list("request_id", flat=True)
     assert set(recorded) == {early[0].request_id, late[0].request_id}
 
 

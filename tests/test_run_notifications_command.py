@@ -1,7 +1,9 @@
-"""`manage.py run_notifications`: exit 0 done (failed sends listed), 75 locked, 1 failed, 2 bad options."""
+"""`manage.py run_notifications`: exit 0 done, 3 done with failed sends (listed), 75 locked, 1 failed,
+2 bad options."""
 
 import json
 import signal
+import socket
 import subprocess
 import time
 
@@ -36,14 +38,40 @@ def outbox_env(child_env, tmp_path):
     }
 
 
-def test_exit_0_and_failed_sends_are_listed(outbox_env, tmp_path):
+def test_exit_0_when_every_send_went_out(outbox_env):
+    request_create(expires_on=expiry_in(5, db_now()), email="ok@example.com")
+    done = _manage(outbox_env)
+    assert done.returncode == 0, done.stderr
+    assert "Sent 1 of 1 notifications." in done.stdout
+
+
+def test_exit_3_when_the_smtp_server_is_down_and_the_run_shows_its_failures(child_env):
+    with socket.socket() as probe:  # a port nobody listens on: every connection is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    request_create(expires_on=expiry_in(5, db_now()), email="ok@example.com")
+    env = child_env | {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(port),
+    }
+    done = _manage(env)
+    assert done.returncode == 3, done.stderr
+    assert "Sent 0 of 1 notifications; 1 failed" in done.stdout
+    assert "Connection refused" in done.stdout
+    run = NotificationJobRun.objects.get()
+    assert (run.status, run.outcome, run.failed_count) == ("Completed", "Completed with failures", 1)
+    assert not ExpiryNotification.objects.exists()
+
+
+def test_exit_3_and_failed_sends_are_listed(outbox_env, tmp_path):
     now = db_now()
     ok = request_create(expires_on=expiry_in(5, now), email="ok@example.com")
     bad = request_create(expires_on=expiry_in(6, now), email="bad@example.com")
 
     done = _manage(outbox_env, "--fail-email", "bad@example.com")
 
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 3, done.stderr
     assert "Sent 1 of 2 notifications; 1 failed" in done.stdout
     assert f"sent    {ok.request_id}  ok@example.com  30-Day Reminder" in done.stdout
     assert f"FAILED  {bad.request_id}  bad@example.com  Simulated failure" in done.stdout
@@ -67,7 +95,7 @@ def test_exit_75_while_another_run_holds_the_lock(child_env):
     finally:
         held.release(status="Completed", success_count=0, failed_count=0)
     assert refused.returncode == 75
-    assert held.job_id in refused.stderr and held.started_by in refused.stderr and "since" in refused.stderr
+    assert held.job_id in refused.stderr and held.started_by in refused.stderr
     assert not ExpiryNotification.objects.exists()
 
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from jobs.lock import lock_status
 from jobs.models import NotificationJobRun
+from jobs.status import live_run
 from requests_app.models import ExpiryNotification
 
 pytestmark = pytest.mark.browser
@@ -38,9 +38,9 @@ def test_two_tabs_pick_one_email_to_fail(operator_page, open_page, make_request,
 
     banner = b.locator("#job-banner-notifications .job-banner")
     expect(banner).to_be_visible(timeout=4000)
-    active = lock_status(job=NotificationJobRun)["activeJob"]
+    active = live_run(job=NotificationJobRun)
     expect(banner).to_contain_text(f"Started by {active['startedBy']}")
-    expect(banner.locator("time")).to_have_attribute("datetime", active["startedAt"])
+    expect(banner.locator("time")).to_have_attribute("datetime", active.started_at.isoformat())
     expect(banner.locator(".job-progress")).to_contain_text("of 3")  # progress, once the total is known
     expect(banner.locator("progress")).to_have_attribute("max", "3")
     expect(b_button).to_be_disabled()

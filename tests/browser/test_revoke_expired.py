@@ -6,11 +6,10 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.utils.dateparse import parse_datetime
 from playwright.sync_api import expect
 
-from jobs.lock import lock_status
 from jobs.models import RevokeExpiredJobRun
+from jobs.status import live_run
 from tests.conftest import PYTHON, ROOT
 
 pytestmark = pytest.mark.browser
@@ -18,13 +17,13 @@ pytestmark = pytest.mark.browser
 PAGE = "/jobs/revoke-expired/"
 
 
-def wait_for_lock(*, job, seconds: float = 20.0) -> dict:
-    """The active run once some process holds the job's lock (a real process starting up)."""
+def wait_for_lock(*, job, seconds: float = 20.0):
+    """The run holding the job's lock once some process holds it (a real process starting up)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        status = lock_status(job=job)
-        if status["isLocked"]:
-            return status["activeJob"]
+        run = live_run(job=job)
+        if run is not None:
+            return run
         time.sleep(0.05)
     raise AssertionError(f"no {job.job_name} run took the lock within {seconds} s")
 
@@ -54,10 +53,10 @@ def test_second_tab_sees_the_banner_and_refreshes_itself_when_the_run_ends(
 
     banner = b.locator("#job-banner-revoke .job-banner")
     expect(banner).to_be_visible(timeout=4000)
-    active = lock_status(job=RevokeExpiredJobRun)["activeJob"]
-    started_at = parse_datetime(active["startedAt"])
+    active = live_run(job=RevokeExpiredJobRun)
+    started_at = active.started_at
     expect(banner).to_contain_text(f"Job is currently running — Started by {active['startedBy']}")
-    expect(banner.locator("time")).to_have_attribute("datetime", active["startedAt"])
+    expect(banner.locator("time")).to_have_attribute("datetime", active.started_at.isoformat())
     expect(banner.locator("time")).to_contain_text(started_at.strftime("%Y-%m-%d %H:%M:%S"))
     expect(banner).to_contain_text(
         "The button is disabled. This page will auto-refresh when the job completes."
@@ -77,7 +76,7 @@ def test_second_tab_sees_the_banner_and_refreshes_itself_when_the_run_ends(
     result = a.locator("#revoke-result")
     expect(result).to_contain_text("Revoked 3 expired access request")
     expect(result).to_contain_text("Revoked: 3")
-    expect(result).to_contain_text(active["jobId"])
+    expect(result).to_contain_text(active.job_id)
     expect(a_button).to_have_text("Run Revoke Job (0)")
     expect(a.locator("#job-banner-revoke .job-banner")).to_be_hidden()
 
@@ -102,15 +101,15 @@ def test_click_while_the_scheduled_command_holds_the_lock_shows_the_conflict(
     )
     try:
         active = wait_for_lock(job=RevokeExpiredJobRun)
-        assert active["startedBy"] == f"other-server:{command.pid}"
+        assert active.started_by == f"other-server:{command.pid}"
         button.click()
 
         conflict = page.locator("#revoke-result .result.conflict")
         expect(conflict).to_contain_text("The revoke job is already running.")
         expect(conflict).to_contain_text(f"Started by other-server:{command.pid}")
-        expect(conflict).to_contain_text(parse_datetime(active["startedAt"]).strftime("%Y-%m-%d %H:%M:%S"))
+        expect(conflict).to_contain_text(active.started_at.strftime("%Y-%m-%d %H:%M:%S"))
         expect(conflict).to_contain_text("for run_revoke")
-        expect(conflict).to_contain_text(active["jobId"])
+        expect(conflict).to_contain_text(active.job_id)
         expect(conflict).to_contain_text("Nothing was changed.")
         # the 409 refreshes the panel too: the button waits for the other run
         expect(button).to_be_disabled()

@@ -1,26 +1,39 @@
-"""What the two job commands (run_revoke, run_notifications) share: their exit codes and
-the answer to a refused start."""
+"""What the job commands share: their exit codes and how they end a run that did not complete."""
 
 import json
 import sys
 
 from django.core.management.base import BaseCommand
 
+from jobs.api import conflict_json, failed_json
 from jobs.lock import LockHeld
+from jobs.runner import JobFailed
+from jobs.signals import sigterm_as_interrupt
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_SENDS_FAILED = 3  # the run completed, but some sends failed (retried by the next run)
 EXIT_LOCKED = 75  # EX_TEMPFAIL: try again later
 
 
-def exit_locked(command: BaseCommand, held: LockHeld, *, job_title: str, as_json: bool):
-    """Say who holds the lock and since when, then exit 75."""
-    job = held.active_job or {}
-    if as_json:
-        command.stdout.write(json.dumps({"message": str(held), "activeJob": held.active_job}))
-    else:
-        command.stderr.write(
-            f"Another {job_title} run holds the lock: started by {job.get('startedBy', '?')} "
-            f"since {job.get('startedAt', '?')} (job {job.get('jobId', '?')}). Not running."
-        )
-    sys.exit(EXIT_LOCKED)
+def job_command_run(command: BaseCommand, start, *, as_json: bool):
+    """Run `start()` with SIGTERM as an interrupt and return its result. Exits 75 when the
+    lock is held, 1 when the run failed or was interrupted (its row is then Failed)."""
+    try:
+        with sigterm_as_interrupt():
+            return start()
+    except LockHeld as held:
+        if as_json:
+            command.stdout.write(json.dumps(conflict_json(held)))
+        else:
+            command.stderr.write(f"{held} Not running.")
+        sys.exit(EXIT_LOCKED)
+    except JobFailed as failed:
+        if as_json:
+            command.stdout.write(json.dumps(failed_json(failed)))
+        else:
+            command.stderr.write(f"{failed} (job {failed.job_id})")
+        sys.exit(EXIT_FAILED)
+    except KeyboardInterrupt as interrupted:
+        command.stderr.write(f"{interrupted or 'Interrupted'}: the run was released as Failed.")
+        sys.exit(EXIT_FAILED)

@@ -1,20 +1,15 @@
-"""`python manage.py run_notifications`: send the due expiry reminders once, for cron,
-systemd timers and Kubernetes CronJobs (see docs/scheduling.md).
-
-Exit status: 0 done (also when some sends failed: they are listed, and the next run
-retries them), 75 (EX_TEMPFAIL) another run holds the lock, 1 the run failed, 2 bad
-options (test mode refused or a malformed --fail-email). Safe to schedule on every
-server: the database lock lets one run.
-"""
+"""`manage.py run_notifications`: send the due expiry reminders once (docs/scheduling.md).
+Exit 0 done, 3 done but some sends failed (the next run retries them), 75 another run holds
+the lock, 1 the run failed, 2 bad options."""
 
 import json
 import sys
 
 from django.core.management.base import BaseCommand
 
-from jobs.lock import LockHeld, LockLost, sigterm_as_interrupt
-from jobs.management.commands._job_command import EXIT_FAILED, EXIT_USAGE, exit_locked
-from jobs.notifications import NotificationJobFailed, NotifyOptionsError, notifications_send
+from jobs.api import notification_result_json
+from jobs.management.commands._job_command import EXIT_SENDS_FAILED, EXIT_USAGE, job_command_run
+from jobs.notifications import NotifyOptionsError, notifications_send
 
 
 class Command(BaseCommand):
@@ -36,40 +31,36 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the result as one JSON object.")
 
     def handle(self, *args, **options):
-        as_json = options["json"]
+        def start():
+            return notifications_send(
+                triggered_by="run_notifications",
+                simulate_failures=options["simulate_failures"],
+                fail_emails=options["fail_email"],
+            )
+
         try:
-            with sigterm_as_interrupt():
-                result = notifications_send(
-                    triggered_by="run_notifications",
-                    simulate_failures=options["simulate_failures"],
-                    fail_emails=options["fail_email"],
-                )
+            result = job_command_run(self, start, as_json=options["json"])
         except NotifyOptionsError as bad:
             self.stderr.write(str(bad))
             sys.exit(EXIT_USAGE)
-        except LockHeld as held:
-            exit_locked(self, held, job_title="notification", as_json=as_json)
-        except (NotificationJobFailed, LockLost) as failed:
-            self.stderr.write(str(failed))
-            sys.exit(EXIT_FAILED)
-        except KeyboardInterrupt:
-            self.stderr.write("Interrupted: the run was released as Failed.")
-            sys.exit(EXIT_FAILED)
-        if as_json:
-            self.stdout.write(json.dumps(result))
-            return
-        perf = result["performance"]
-        self.stdout.write(f"{result['message']} (job {result['jobId']})")
-        for sent in result["notifications"]:
+        if options["json"]:
+            self.stdout.write(json.dumps(notification_result_json(result)))
+        else:
+            self._print(result)
+        if result.failed:
+            sys.exit(EXIT_SENDS_FAILED)
+
+    def _print(self, result):
+        self.stdout.write(f"{result.message} (job {result.job_id})")
+        for sent in result.sent:
             self.stdout.write(
-                f"  sent    {sent['requestId']}  {sent['email']}  {sent['type']}  "
-                f"{sent['daysLeft']} days left"
+                f"  sent    {sent.request_id}  {sent.email}  {sent.reminder}  {sent.days_left} days left"
             )
-        for failure in result["failures"]:
-            self.stdout.write(f"  FAILED  {failure['requestId']}  {failure['email']}  {failure['error']}")
-        if perf["workers"]:
+        for failure in result.failed:
+            self.stdout.write(f"  FAILED  {failure.request_id}  {failure.email}  {failure.error}")
+        if result.workers:
             self.stdout.write(
-                f"{perf['parallelSeconds']:.2f} s in parallel on {perf['workers']} workers; "
-                f"sequentially about {perf['estimatedSequentialSeconds']:.2f} s"
-                + (f" ({perf['speedup']}× faster)." if perf["speedup"] else ".")
+                f"{result.parallel_seconds:.2f} s in parallel on {result.workers} workers; "
+                f"sequentially about {result.estimated_sequential_seconds:.2f} s"
+                + (f" ({result.speedup}× faster)." if result.speedup else ".")
             )

@@ -1,18 +1,8 @@
-"""Print the SQL Server (T-SQL) that `migrate` runs for accessmgr's own tables, offline.
-
-Only accessmgr's apps (requests_app, jobs): some of Django's own migrations (AlterField)
-make mssql-django look up existing constraints, which needs a live server.
-
-`sqlmigrate` needs a live connection (it reads the migration history first); this
-command renders the same migrations through mssql-django's schema editor with
-collect_sql and an unconnected SQL Server connection, so no server is needed:
+"""`manage.py sqlserver_schema`: print the T-SQL that `migrate` runs for accessmgr's own apps,
+rendered offline through mssql-django's schema editor on a connection that never connects
+(a stand-in pyodbc when the system has no unixODBC). How and why: docs/sqlserver.md.
 
     python manage.py sqlserver_schema > docs/sqlserver-schema.sql
-
-mssql-django imports pyodbc, which needs the system's unixODBC library (libodbc.so.2),
-at import time. Rendering SQL never connects, so when that library is missing a
-stand-in module takes pyodbc's place for the import; any attempt to connect fails.
-tests/test_dialects.py checks the committed file is what this prints, and parses it.
 """
 
 import sys

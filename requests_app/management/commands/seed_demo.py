@@ -20,13 +20,18 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accessmgr.db import db_now
-from requests_app.models import NEVER_EXPIRES, ExpiryNotification, RevokedAccess, UserAccessRequest
+from requests_app.models import (
+    NEVER_EXPIRES,
+    REVOKED_BY_JOB,
+    ExpiryNotification,
+    RevokedAccess,
+    UserAccessRequest,
+)
 
 DEMO_PREFIX = "REQ-DEMO-"
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"
 DEMO_PERMISSIONS = ("run_revoke_job", "run_notification_job")
-REVOKED_BY_JOB = "System - Scheduled Expiry Job"
 
 H = timedelta(hours=1)
 D = timedelta(days=1)
