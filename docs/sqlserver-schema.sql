@@ -62,7 +62,16 @@ CREATE UNIQUE INDEX [revokeexpiredjobrun_one_inprogress] ON [RevokeExpiredJobRun
 --
 -- (no-op)
 
--- Migration jobs.0003_status_in_progress_label
+-- Migration jobs.0003_notification_failure
+--
+-- Create model NotificationFailure
+--
+CREATE TABLE [NotificationFailure] ([Id] bigint NOT NULL PRIMARY KEY IDENTITY (1, 1), [Job_Id] nvarchar(36) NOT NULL, [Notification_Type] nvarchar(30) NOT NULL, [Sent_To] nvarchar(254) NOT NULL, [Error_Message] nvarchar(max) NOT NULL, [Failed_At] datetimeoffset NOT NULL, [Request_Id] nvarchar(50) NOT NULL);
+ALTER TABLE [NotificationFailure] ADD CONSTRAINT [NotificationFailure_Request_Id_e0821799_fk_UserAccessRequest_Request_Id] FOREIGN KEY ([Request_Id]) REFERENCES [UserAccessRequest] ([Request_Id]);
+CREATE INDEX [NotificationFailure_Request_Id_e0821799] ON [NotificationFailure] ([Request_Id]);
+CREATE INDEX [nf_job_idx] ON [NotificationFailure] ([Job_Id]);
+
+-- Migration jobs.0004_status_in_progress_label
 --
 -- Alter field status on notificationjobrun
 --

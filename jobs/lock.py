@@ -35,6 +35,7 @@ FAILED = JobRun.Status.FAILED
 ABANDONED = JobRun.Status.ABANDONED
 REFUSED = JobRun.Status.REFUSED
 
+REFUSED_MESSAGE = "Refused: run {job_id} on {server} held the lock."  # jobs.selectors reads it back
 ACQUIRE_ATTEMPTS = 3  # a refusal whose holder has already gone is retried this often
 ERROR_MESSAGE_MAX = 4000
 
@@ -129,6 +130,11 @@ def _refuse(*, job, job_id: str, started_by: str, triggered_by: str, holder: Job
     """Record the refused attempt as a Refused row (history only; `record`), log it, raise
     LockHeld. A failure to write the row is logged and does not change the answer."""
     held_by = f"run {holder.job_id} on {holder.started_by}" if holder else "another run"
+    message = (
+        REFUSED_MESSAGE.format(job_id=holder.job_id, server=holder.started_by)
+        if holder
+        else ("Refused: another run held the lock.")
+    )
     if record:
         try:
             job.objects.create(
@@ -138,7 +144,7 @@ def _refuse(*, job, job_id: str, started_by: str, triggered_by: str, holder: Job
                 completed_at=_now_sql(),
                 started_by=started_by,
                 triggered_by=triggered_by,
-                error_message=f"Refused: {held_by} held the lock.",
+                error_message=message,
             )
         except DatabaseError:
             logger.warning("could not record the refused run %s", job_id, exc_info=True)

@@ -102,3 +102,29 @@ class RevokeExpiredJobRun(JobRun):
 
 # The jobs by their key (job_name).
 JOB_MODELS: dict[str, type[JobRun]] = {m.job_name: m for m in (RevokeExpiredJobRun, NotificationJobRun)}
+
+
+class NotificationFailure(models.Model):
+    """A send that failed in a notification run (never an ExpiryNotification row: the next
+    run sends it again), kept so a run's failures can be seen afterwards."""
+
+    id = models.BigAutoField(primary_key=True, db_column="Id")
+    job_id = models.CharField(max_length=36, db_column="Job_Id")
+    request = models.ForeignKey(
+        "requests_app.UserAccessRequest",
+        to_field="request_id",
+        db_column="Request_Id",
+        on_delete=models.CASCADE,
+        related_name="notification_failures",
+    )
+    notification_type = models.CharField(max_length=30, db_column="Notification_Type")
+    sent_to = models.EmailField(max_length=254, db_column="Sent_To")
+    error_message = models.TextField(db_column="Error_Message")
+    failed_at = models.DateTimeField(db_column="Failed_At")
+
+    class Meta:
+        db_table = "NotificationFailure"
+        indexes = [models.Index(fields=["job_id"], name="nf_job_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.notification_type} to {self.sent_to} failed ({self.job_id})"

@@ -25,7 +25,7 @@ from accessmgr.db import db_datetime, db_now
 from jobs.dialects import dialect_for
 from jobs.emails import email_build
 from jobs.lock import JobLock, LockLost
-from jobs.models import NotificationJobRun
+from jobs.models import NotificationFailure, NotificationJobRun
 from jobs.runner import job_run
 from requests_app.models import NEVER_EXPIRES, UserAccessRequest
 
@@ -244,6 +244,23 @@ def _send_all(lock: JobLock, pending: list[PendingNotification], should_fail) ->
     return outcomes
 
 
+def failures_record(*, job_id: str, outcomes: list[_Outcome]) -> None:
+    """Keep the run's failed sends (NotificationFailure), for its run page."""
+    failed_at = db_now()
+    NotificationFailure.objects.bulk_create(
+        NotificationFailure(
+            job_id=job_id,
+            request_id=o.item.request_id,
+            notification_type=o.item.reminder,
+            sent_to=o.item.email,
+            error_message=o.error,
+            failed_at=failed_at,
+        )
+        for o in outcomes
+        if o.status == "failed"
+    )
+
+
 @dataclass(frozen=True)
 class SentReminder:
     request_id: str
@@ -302,6 +319,7 @@ def _notify(lock: JobLock, *, should_fail) -> NotificationResult:
     started = time.monotonic()
     outcomes = _send_all(lock, pending, should_fail)
     parallel_seconds = time.monotonic() - started
+    failures_record(job_id=lock.job_id, outcomes=outcomes)
     return NotificationResult(
         job_id=lock.job_id,
         total=total,

@@ -3,13 +3,23 @@ table in one UNION ALL, newest first, paginated by the database (two queries a p
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.paginator import Page, Paginator
 from django.db.models import CharField, F, IntegerField, QuerySet, Value
 
-from jobs.models import JOB_MODELS, JobRun, run_outcome
+from jobs.lock import REFUSED_MESSAGE
+from jobs.models import (
+    JOB_MODELS,
+    JobRun,
+    NotificationFailure,
+    NotificationJobRun,
+    RevokeExpiredJobRun,
+    run_outcome,
+)
+from requests_app.models import ExpiryNotification, RevokedAccess
 
 HISTORY_PAGE_SIZE = 50
 LAST_RUNS = 5
@@ -105,3 +115,51 @@ def job_runs_page(*, job: str | None = None, page: int | str | None = 1) -> Page
 def job_runs_recent(*, job: str) -> list[RunRow]:
     """The last LAST_RUNS runs of one job, newest first (the job page's "last runs" box)."""
     return [_row(values) for values in _runs(job).order_by("-r_started_at", "-r_job_id")[:LAST_RUNS]]
+
+
+_REFUSED = re.compile(
+    re.escape(REFUSED_MESSAGE)
+    .replace(r"\{job_id\}", r"(?P<job_id>[0-9a-f-]{36})")
+    .replace(r"\{server\}", ".*")
+)
+
+
+def refused_by(error_message: str | None) -> str | None:
+    """The jobId of the run that held the lock, for a Refused run's message."""
+    match = _REFUSED.match(error_message or "")
+    return match["job_id"] if match else None
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """One run and what it did: the run page."""
+
+    run: JobRun
+    revocations: list  # RevokedAccess rows of a revoke run (the first RUN_PAGE_ROWS)
+    reminders: list  # ExpiryNotification rows of a notification run
+    failures: list  # NotificationFailure rows of a notification run
+    refused_by: str | None  # a Refused run: the jobId that held the lock
+
+
+RUN_PAGE_ROWS = 500
+
+
+def job_run_detail(*, job_id: str) -> RunDetail | None:
+    """The run with this jobId, whichever job it belongs to, or None."""
+    for model in JOB_MODELS.values():
+        run = model.objects.filter(job_id=job_id).first()
+        if run is not None:
+            break
+    else:
+        return None
+    revocations = reminders = failures = []
+    if model is RevokeExpiredJobRun:
+        revocations = list(
+            RevokedAccess.objects.filter(job_id=job_id)
+            .select_related("request")
+            .order_by("id")[:RUN_PAGE_ROWS]
+        )
+    elif model is NotificationJobRun:
+        reminders = list(ExpiryNotification.objects.filter(job_id=job_id).order_by("id")[:RUN_PAGE_ROWS])
+        failures = list(NotificationFailure.objects.filter(job_id=job_id).order_by("id")[:RUN_PAGE_ROWS])
+    return RunDetail(run, revocations, reminders, failures, refused_by(run.error_message))

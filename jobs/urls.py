@@ -11,6 +11,7 @@ urlpatterns = [
     path("jobs/expiry-notifications/", views.expiry_notifications, name="expiry_notifications"),
     path("jobs/expiry-notifications/run/", views.notifications_run, name="notifications_run"),
     path("jobs/history/", views.job_history, name="job_history"),
+    path("jobs/runs/<str:job_id>/", views.run_detail, name="run_detail"),
     # The polling banner partial, for job in ("revoke", "notifications")
     path("jobs/<str:job>/banner/", views.banner, name="banner"),
     # JSON API (the seed's paths)

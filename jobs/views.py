@@ -14,7 +14,7 @@ from jobs.models import JOB_MODELS, JobRun, NotificationJobRun, RevokeExpiredJob
 from jobs.notifications import NotifyOptionsError, notifications_send, pending_notifications
 from jobs.revoke import revoke_expired_run
 from jobs.runner import JobFailed
-from jobs.selectors import JOB_TITLES, job_runs_page, job_runs_recent
+from jobs.selectors import JOB_TITLES, job_run_detail, job_runs_page, job_runs_recent
 from jobs.status import live_run, live_run_cached
 from requests_app.models import REVOKED_BY_JOB
 from requests_app.selectors import access_request_expired
@@ -193,6 +193,19 @@ def job_history(request):
     page = job_runs_page(job=job or None, page=request.GET.get("page"))
     context = {"page": page, "job": job, "bad_job": bad_job, "job_titles": JOB_TITLES}
     return render(request, "jobs/job_history.html", context)
+
+
+@require_safe
+def run_detail(request, job_id):
+    """A page per run: what it did, live while it runs. For HTMX (its own poll while the run
+    is in progress) only the run's panel."""
+    detail = job_run_detail(job_id=job_id)
+    if detail is None:
+        raise Http404("No such run.")
+    context = {"detail": detail, "run": detail.run, "poll_seconds": settings.JOB_POLL_SECONDS}
+    if request.htmx:
+        return render(request, "jobs/_run_detail.html", context)
+    return render(request, "jobs/run_detail.html", context)
 
 
 @require_safe

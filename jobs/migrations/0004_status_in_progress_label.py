@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0002_run_status_refused'),
+        ('jobs', '0003_notification_failure'),
     ]
 
     operations = [
