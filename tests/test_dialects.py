@@ -327,6 +327,7 @@ def test_schema_sql_parses_and_creates_every_seed_table():
         "ExpiryNotification",
         "NotificationJobRun",
         "RevokeExpiredJobRun",
+        "NotificationFailure",
     }
 
 

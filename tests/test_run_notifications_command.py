@@ -115,7 +115,7 @@ def test_sigterm_releases_the_run_as_failed_and_exits_1(child_env):
             assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)  # the waiting task wakes at once, not after 60 s
+        _, stderr = proc.communicate(timeout=45)  # the waiting task wakes at once, not after 60 s
     finally:
         proc.kill()
     assert proc.returncode == 1, stderr

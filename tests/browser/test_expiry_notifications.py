@@ -39,7 +39,7 @@ def test_two_tabs_pick_one_email_to_fail(operator_page, open_page, make_request,
     banner = b.locator("#job-banner-notifications .job-banner")
     expect(banner).to_be_visible(timeout=4000)
     active = live_run(job=NotificationJobRun)
-    expect(banner).to_contain_text(f"Started by {active['startedBy']}")
+    expect(banner).to_contain_text(f"Started by {active.started_by}")
     expect(banner.locator("time")).to_have_attribute("datetime", active.started_at.isoformat())
     expect(banner.locator(".job-progress")).to_contain_text("of 3")  # progress, once the total is known
     expect(banner.locator("progress")).to_have_attribute("max", "3")

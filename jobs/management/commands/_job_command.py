@@ -22,18 +22,13 @@ def job_command_run(command: BaseCommand, start, *, as_json: bool):
     try:
         with sigterm_as_interrupt():
             return start()
-    except LockHeld as held:
+    except (LockHeld, JobFailed) as stopped:
+        held = isinstance(stopped, LockHeld)
         if as_json:
-            command.stdout.write(json.dumps(conflict_json(held)))
+            command.stdout.write(json.dumps(conflict_json(stopped) if held else failed_json(stopped)))
         else:
-            command.stderr.write(f"{held} Not running.")
-        sys.exit(EXIT_LOCKED)
-    except JobFailed as failed:
-        if as_json:
-            command.stdout.write(json.dumps(failed_json(failed)))
-        else:
-            command.stderr.write(f"{failed} (job {failed.job_id})")
-        sys.exit(EXIT_FAILED)
+            command.stderr.write(f"{stopped} Not running." if held else f"{stopped} (job {stopped.job_id})")
+        sys.exit(EXIT_LOCKED if held else EXIT_FAILED)
     except KeyboardInterrupt as interrupted:
         command.stderr.write(f"{interrupted or 'Interrupted'}: the run was released as Failed.")
         sys.exit(EXIT_FAILED)
