@@ -14,9 +14,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 # Development server with demo data. DEBUG is on here (and only here) so the demo user exists.
+# It writes var/dev.env, which manage.py reads (the environment wins), so `manage.py run_revoke`
+# and the other README commands run in the same development setting afterwards.
 run: export DEBUG ?= 1
 run: $(VENV)/.installed
 	mkdir -p var
+	{ echo "# Written by make run for manage.py (docs/configuration.md). Never on a production machine."; \
+	  echo "DEBUG=$$DEBUG"; if [ -n "$$DATABASE_URL" ]; then echo "DATABASE_URL=$$DATABASE_URL"; fi; } > var/dev.env
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo
 	@echo "accessmgr: open http://$(HOST):$(PORT)/ and log in with the demo login above (Ctrl-C stops)."

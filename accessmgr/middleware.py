@@ -3,7 +3,7 @@ from urllib.parse import urlsplit
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, JsonResponse
-from django.utils.cache import patch_cache_control
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 
 
@@ -54,3 +54,17 @@ class NoStoreMiddleware:
         if not response.has_header("Cache-Control"):
             patch_cache_control(response, private=True, no_store=True)
         return response
+
+
+def vary_on_htmx_middleware(get_response):
+    """Adds `Vary: HX-Request` to every response: a page URL answers HTMX with a fragment
+    (a panel refresh, the login redirect) and a browser with the page, so a cache (the
+    browser's, for Back) must keep the two apart. Above the login middleware in MIDDLEWARE,
+    so its answers get it too."""
+
+    def middleware(request):
+        response = get_response(request)
+        patch_vary_headers(response, ("HX-Request",))
+        return response
+
+    return middleware

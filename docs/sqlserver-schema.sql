@@ -96,3 +96,13 @@ CREATE TABLE [PrunedRunTotals] ([Id] bigint NOT NULL PRIMARY KEY IDENTITY (1, 1)
 -- Create model ScheduledTick
 --
 CREATE TABLE [ScheduledTick] ([Id] bigint NOT NULL PRIMARY KEY IDENTITY (1, 1), [Job] nvarchar(20) NOT NULL, [Tick_At] datetimeoffset NOT NULL, [Claimed_By] nvarchar(200) NOT NULL, [Claimed_At] datetimeoffset NOT NULL, [Finished_At] datetimeoffset NULL, [Outcome] nvarchar(20) NOT NULL, [Error_Message] nvarchar(max) NULL, CONSTRAINT [scheduledtick_one_per_tick] UNIQUE ([Job], [Tick_At]));
+
+-- Migration jobs.0005_status_in_progress_label
+--
+-- Alter field status on notificationjobrun
+--
+-- (no-op)
+--
+-- Alter field status on revokeexpiredjobrun
+--
+-- (no-op)

@@ -17,7 +17,7 @@ def run_outcome(*, status: str, failed_count: int | None) -> str:
 
 class JobRun(models.Model):
     class Status(models.TextChoices):
-        IN_PROGRESS = "InProgress"
+        IN_PROGRESS = "InProgress", "In progress"  # the stored value (seed, API) and how pages show it
         COMPLETED = "Completed"
         FAILED = "Failed"
         ABANDONED = "Abandoned"

@@ -67,6 +67,13 @@ class RunRow:
     def outcome(self) -> str:
         return run_outcome(status=self.status, failed_count=self.failed_count)
 
+    @property
+    def outcome_label(self) -> str:
+        """The outcome as pages show it: a status's label ("In progress" for the stored
+        "InProgress"), or "Completed with failures"."""
+        outcome = self.outcome
+        return JobRun.Status(outcome).label if outcome in JobRun.Status.values else outcome
+
 
 JOB_TITLES = {key: model.job_title for key, model in JOB_MODELS.items()}
 

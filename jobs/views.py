@@ -156,10 +156,15 @@ def notifications_run(request):
             raise NotifyOptionsError(
                 f"Unknown test mode {mode[:20]!r}; expected one of {', '.join(NOTIFY_MODES)}."
             )
+        fail_emails = [e for e in request.POST.getlist("failEmail") if e.strip()] if mode == "pick" else []
+        if mode == "pick" and not fail_emails:
+            raise NotifyOptionsError(
+                "“Pick emails to fail” is chosen but no email is ticked: tick at least one, or choose Normal."
+            )
         return notifications_send(
             triggered_by=request.user.get_username(),
             simulate_failures=mode == "random",
-            fail_emails=request.POST.getlist("failEmail") if mode == "pick" else (),
+            fail_emails=fail_emails,
         )
 
     return _run_page(

@@ -31,7 +31,7 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-REVOKE_DELAY = 5
+REVOKE_DELAY = 12  # long enough for three screenshots and a second start on a busy machine
 NOTIFY_DELAY = 4
 
 

@@ -1,6 +1,8 @@
 """Nothing is anonymous: pages redirect to login, the API answers 401 JSON."""
 
 import pytest
+from django.contrib.staticfiles import finders
+from django.templatetags.static import static
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -131,3 +133,28 @@ def test_htmx_login_redirect_ignores_a_foreign_current_url(client, db):
         headers={"HX-Request": "true", "HX-Current-URL": "https://evil.example/phish"},
     )
     assert response["HX-Redirect"] == "/login/?next=/"
+
+
+def test_favicon_ico_answers_without_login_with_the_svg_icon(client, db):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"] == static("favicon.svg")
+    assert "max-age=86400" in response["Cache-Control"]
+    assert finders.find("favicon.svg")
+    assert client.post("/favicon.ico").status_code == 405
+
+
+def test_staff_see_an_admin_link_in_the_nav_and_others_do_not(client, user):
+    admin_link = f'<a href="{reverse("admin:index")}">Admin</a>'
+    client.force_login(user)
+    assert admin_link not in client.get(reverse("requests_app:all_requests")).content.decode()
+    user.is_staff = True
+    user.save()
+    assert admin_link in client.get(reverse("requests_app:all_requests")).content.decode()
+
+
+def test_every_page_starts_with_a_skip_link_to_its_content(user_client):
+    html = user_client.get(reverse("requests_app:all_requests")).content.decode()
+    body = html[html.index("<body") :]
+    assert body.index('<a class="skip-link" href="#main">Skip to content</a>') < body.index("<header")
+    assert '<main class="container" id="main" tabindex="-1">' in html

@@ -2,6 +2,7 @@
 (templates/jobs/_banner.html), as included in the job pages."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ def test_unlocked_banner_shows_nothing_but_keeps_polling(user_client):
     html = response.content.decode()
     assert 'id="job-banner-revoke"' in html
     assert f'hx-get="{_url("revoke", "0")}"' in html
-    assert 'hx-trigger="every 3s"' in html
+    assert 'hx-trigger="every 3s, job-changed from:body"' in html
     assert 'hx-swap="outerHTML"' in html
     assert 'aria-live="polite"' in html
     assert "Job is currently running" not in html
@@ -104,7 +105,10 @@ def test_banner_is_read_only(user_client):
 
 def test_poll_interval_comes_from_the_setting(user_client, settings):
     settings.JOB_POLL_SECONDS = 7
-    assert 'hx-trigger="every 7s"' in user_client.get(_url("revoke", "0")).content.decode()
+    assert (
+        'hx-trigger="every 7s, job-changed from:body"'
+        in user_client.get(_url("revoke", "0")).content.decode()
+    )
 
 
 def test_banner_context_for_a_job_page(revoke_running):
@@ -133,3 +137,14 @@ def test_banner_border_pulses_unless_reduced_motion_is_asked_for():
     assert "animation: pulse-border" in css
     assert "@keyframes pulse-border" in css
     assert "prefers-reduced-motion" in css
+
+
+def test_the_live_region_stays_and_only_its_polling_child_is_swapped(user_client, revoke_running):
+    """Screen readers announce changes inside an aria-live region that stays in the page: the
+    poll replaces the child (hx-select of its own id), never the region."""
+    html = user_client.get(_url("revoke", "1")).content.decode()
+    region = re.search(r'<div id="job-banner-revoke"[^>]*>', html).group(0)
+    assert 'aria-live="polite"' in region and "hx-get" not in region
+    poll = re.search(r'<div id="job-banner-revoke-poll"[^>]*>', html[html.index(region) :]).group(0)
+    assert 'hx-select="#job-banner-revoke-poll"' in poll and 'hx-swap="outerHTML"' in poll
+    assert html.index(poll) < html.index('class="job-banner"')

@@ -63,6 +63,7 @@ def test_without_the_permission_the_button_is_disabled_with_the_reason(user_clie
     html = user_client.get(PAGE).content.decode()
     assert _disabled(_button(html))
     assert "You do not have permission to run the notification job." in html
+    assert 'id="test-mode"' not in html and 'name="failEmail"' not in html  # nothing to try without it
 
 
 def test_with_nothing_due_the_button_is_disabled_and_shows_zero(operator_client, db):
@@ -82,6 +83,12 @@ def test_while_a_run_holds_the_lock_the_button_is_disabled(operator_client, demo
     assert _disabled(_button(html))
     assert "A notification run is in progress" in html
     assert 'id="job-banner-notifications"' in html and "Job is currently running" in html
+
+
+def test_the_emails_to_tick_come_before_the_button_in_tab_order(operator_client, demo):
+    html = operator_client.get(PAGE).content.decode()
+    assert html.rindex('name="failEmail"') < html.index('id="notify-run-button"')
+    assert html.index('name="mode"') < html.index('name="failEmail"')
 
 
 def test_test_mode_off_hides_the_test_mode_panel(operator_client, demo, settings):
@@ -172,3 +179,13 @@ def test_without_htmx_a_run_renders_the_whole_page_with_the_result(operator_clie
     # The table reflects the run: the 1- and 5-day requests are now due their 7-Day Reminder.
     assert "Trigger Notification to All (2)" in _button(html)
     assert html.count('class="badge reminder">7-Day Reminder') == 2
+
+
+@pytest.mark.parametrize("ticked", [[], [""], ["  "]], ids=["none", "empty", "blank"])
+def test_pick_mode_with_no_email_ticked_is_refused_with_400_and_runs_nothing(operator_client, demo, ticked):
+    response = operator_client.post(RUN, {"mode": "pick", "failEmail": ticked}, **HTMX)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Not run." in html and "no email is ticked" in html
+    assert not NotificationJobRun.objects.exists() and not mail.outbox
+    assert ExpiryNotification.objects.count() == 1  # the fixture's own

@@ -1,17 +1,19 @@
 """requests_app/templatetags/request_times.py: `time_tag` renders what the two `date`
-filters it replaces rendered, in any time zone."""
+filters it replaces rendered, with the zone's abbreviation, in any time zone."""
 
 from datetime import UTC, datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
-from django.template import Context, Template
+from django.template import Context, Template, TemplateSyntaxError
 from django.test import override_settings
 
 from requests_app.models import NEVER_EXPIRES
 
-OLD = Template("""<time datetime="{{ v|date:'c' }}">{{ v|date:"Y-m-d H:i" }}</time>""")
+OLD = Template("""<time datetime="{{ v|date:'c' }}">{{ v|date:"Y-m-d H:i T" }}</time>""")
 NEW = Template("{% load request_times %}{{ v|time_tag }}")
+OLD_SECONDS = Template("""<time datetime="{{ v|date:'c' }}">{{ v|date:"Y-m-d H:i:s T" }}</time>""")
+NEW_SECONDS = Template('{% load request_times %}{{ v|time_tag:"seconds" }}')
 
 VALUES = [
     datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
@@ -27,6 +29,26 @@ VALUES = [
 def test_time_tag_renders_what_the_date_filters_rendered(time_zone, value):
     with override_settings(TIME_ZONE=time_zone):
         assert NEW.render(Context({"v": value})) == OLD.render(Context({"v": value}))
+        assert NEW_SECONDS.render(Context({"v": value})) == OLD_SECONDS.render(Context({"v": value}))
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        (datetime(2026, 12, 2, 4, 29, 11, tzinfo=UTC), "2026-12-02 05:29:11 CET"),
+        (datetime(2026, 7, 2, 4, 29, 11, tzinfo=UTC), "2026-07-02 06:29:11 CEST"),
+    ],
+)
+def test_time_tag_names_the_zone_of_that_instant(value, shown):
+    with override_settings(TIME_ZONE="Europe/Berlin"):
+        assert f">{shown}</time>" in NEW_SECONDS.render(Context({"v": value}))
+
+
+def test_time_tag_refuses_an_unknown_precision():
+    with pytest.raises(TemplateSyntaxError):
+        Template('{% load request_times %}{{ v|time_tag:"hours" }}').render(
+            Context({"v": datetime(2026, 3, 1, tzinfo=UTC)})
+        )
 
 
 def test_time_tag_follows_the_timezone_tag():
@@ -34,7 +56,7 @@ def test_time_tag_follows_the_timezone_tag():
     html = Template('{% load request_times tz %}{% timezone "Asia/Tokyo" %}{{ v|time_tag }}{% endtimezone %}')
     assert (
         html.render(Context({"v": value}))
-        == '<time datetime="2026-03-01T18:00:00+09:00">2026-03-01 18:00</time>'
+        == '<time datetime="2026-03-01T18:00:00+09:00">2026-03-01 18:00 JST</time>'
     )
 
 

@@ -20,9 +20,9 @@ from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 
 from .conftest import ROOT, django_start
 
-# Anonymous access is allowed here only; admin/ handles its own login (tested below), /metrics
-# its bearer token (tests/test_metrics.py).
-PUBLIC = {"/login/", "/healthz", "/metrics", "/oidc/authenticate/", "/oidc/callback/"}
+# Anonymous access is allowed here only (the favicon: browsers ask for it by themselves);
+# admin/ handles its own login (tested below), /metrics its bearer token (tests/test_metrics.py).
+PUBLIC = {"/login/", "/healthz", "/metrics", "/favicon.ico", "/oidc/authenticate/", "/oidc/callback/"}
 METHODS = ["get", "head", "post", "put", "patch", "delete", "options", "trace"]
 UNSAFE_METHODS = ["post", "put", "patch", "delete"]
 

@@ -5,6 +5,9 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
+# DEBUG off, as in production: a developer's var/dev.env (make run) must not reach the
+# manage.py processes the tests start.
+os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("REVOKE_DELAY_SECONDS", "0")
 os.environ.setdefault("NOTIFY_SEND_DELAY_SECONDS", "0")
 os.environ.setdefault("LOCK_STATUS_CACHE_SECONDS", "0")  # tests/test_lock_status_cache.py turns it on

@@ -12,8 +12,11 @@ in its own threads.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,14 +101,15 @@ class PageWatch:
 
 @pytest.fixture
 def open_page(browser, live_server):
-    """open_page(path="/", viewport=DESKTOP, context=None) -> (page, watch): a new tab,
-    watched for errors. Pass `context` to open a second tab in the same session. Every
-    watch is asserted clean at the end of the test (add codes to watch.allowed)."""
+    """open_page(path="/", viewport=DESKTOP, context=None, bypass_csp=False) -> (page, watch):
+    a new tab, watched for errors. Pass `context` to open a second tab in the same session;
+    bypass_csp lets the test inject a script (axe). Every watch is asserted clean at the end
+    of the test (add codes to watch.allowed)."""
     contexts, watches = [], []
 
-    def open_(path: str = "/", *, viewport=DESKTOP, context=None):
+    def open_(path: str = "/", *, viewport=DESKTOP, context=None, bypass_csp: bool = False):
         if context is None:
-            context = browser.new_context(viewport=viewport, base_url=live_server.url)
+            context = browser.new_context(viewport=viewport, base_url=live_server.url, bypass_csp=bypass_csp)
             contexts.append(context)
         page = context.new_page()
         watch = PageWatch()
@@ -133,14 +137,66 @@ def log_in(page, username: str, password: str = PASSWORD) -> None:
 
 @pytest.fixture
 def operator_page(open_page, operator):
-    """operator_page(path, viewport=DESKTOP) -> (page, watch): a tab logged in as the
+    """operator_page(path, viewport=DESKTOP, bypass_csp=False) -> (page, watch): a tab logged in as the
     operator (both job permissions) through the login page, then at `path`. The page's
     context is page.context: open a second tab there with open_page(path, context=...)."""
 
-    def open_(path: str = "/", *, viewport=DESKTOP):
-        page, watch = open_page("/login/", viewport=viewport)
+    def open_(path: str = "/", *, viewport=DESKTOP, bypass_csp: bool = False):
+        page, watch = open_page("/login/", viewport=viewport, bypass_csp=bypass_csp)
         log_in(page, operator.username)
         page.goto(path)
         return page, watch
 
     return open_
+
+
+# axe-core, the accessibility checker, from the npm registry: installed under var/npm on first
+# use (never committed, never from a CDN) and injected into the page under test.
+AXE_CORE_VERSION = "4.14.1"
+AXE_DIR = Path(os.environ.get("VAR_DIR") or Path(__file__).resolve().parents[2] / "var") / "npm"
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """The path of axe.min.js, installed with npm if it is missing or another version."""
+    package = AXE_DIR / "node_modules" / "axe-core"
+    installed = package / "package.json"
+    if not installed.exists() or json.loads(installed.read_text())["version"] != AXE_CORE_VERSION:
+        npm = shutil.which("npm")
+        if npm is None:
+            _browser_missing("npm not found: `apt-get install -y npm` to run the accessibility checks")
+        AXE_DIR.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(AXE_DIR),
+                "--no-audit",
+                "--no-fund",
+                f"axe-core@{AXE_CORE_VERSION}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"npm install axe-core@{AXE_CORE_VERSION} failed:\n{done.stderr}")
+    return package / "axe.min.js"
+
+
+def axe_violations(page, axe_script: Path, *, impacts=("serious", "critical")) -> list[str]:
+    """Run axe-core on the page as it is now (the tab needs bypass_csp=True); one line per
+    violation of those impacts, with the first nodes it names."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(axe_script))
+    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(
+            " ".join(n["target"]) + (f" [{n['failureSummary']}]" if n.get("failureSummary") else "")
+            for n in v["nodes"][:3]
+        )
+        for v in results["violations"]
+        if v["impact"] in impacts
+    ]

@@ -21,8 +21,8 @@ PAGES = [
         ["#id_requestor_email", "#id_duration", "form.request-form button.primary"],
     ),
     ("/requests/pending-expiry/", "Pending expiry", ["table"]),
-    ("/jobs/revoke-expired/", "Revoke Expired Access", ["#revoke-run-button"]),
-    ("/jobs/expiry-notifications/", "Expiry Notifications", ["#notify-run-button", "#test-mode"]),
+    ("/jobs/revoke-expired/", "Revoke expired access", ["#revoke-run-button"]),
+    ("/jobs/expiry-notifications/", "Expiry notifications", ["#notify-run-button", "#test-mode"]),
     ("/jobs/history/", "Job history", ["form.toolbar button[type=submit]"]),
 ]
 
