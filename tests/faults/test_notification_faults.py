@@ -7,12 +7,14 @@ Expected to fail until the lease fences itself (issue 13): today a stalled run k
 sending after the takeover, and a delivered reminder whose INSERT failed is reported
 "failed" and sent again by the next run."""
 
+from datetime import timedelta
+
 import pytest
 
 from jobs.models import NotificationJobRun
 from requests_app.models import ExpiryNotification
+from tests.factories import requests_make
 from tests.faults.child import ManageCommand, wait_for
-from tests.test_notifications import requests_create
 
 pytestmark = [
     pytest.mark.postgres,
@@ -52,7 +54,7 @@ def delivered_twice(sink) -> dict[str, int]:
 
 @pytest.fixture
 def due(postgres_only):
-    requests_create(DUE, days=10)  # each due its 30-Day Reminder
+    requests_make(DUE, expires_in=timedelta(days=10))  # each due its 30-Day Reminder
 
 
 def test_a_stalled_holder_sends_nothing_after_another_server_takes_over(

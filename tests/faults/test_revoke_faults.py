@@ -17,8 +17,8 @@ from jobs.lock import LockHeld
 from jobs.models import RevokeExpiredJobRun
 from jobs.revoke import RevokeResult, revoke_expired_run
 from requests_app.models import RevokedAccess, UserAccessRequest
+from tests.factories import requests_make
 from tests.faults.child import WAIT_SECONDS, ManageCommand, wait_for
-from tests.test_revoke import make_requests
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -72,7 +72,7 @@ def next_run_completes_the_rest(*, before: int) -> RevokeResult:
 @pytest.fixture
 def expired(postgres_only, settings):
     settings.JOB_STALE_AFTER_SECONDS = float(JOB_SETTINGS["JOB_STALE_AFTER_SECONDS"])  # the next run's
-    make_requests(EXPIRED, expires_in=-timedelta(days=1))
+    requests_make(EXPIRED, expires_in=-timedelta(days=1))
 
 
 @pytest.fixture
