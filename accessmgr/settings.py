@@ -5,6 +5,7 @@ A bad value stops start-up with ImproperlyConfigured naming the variable.
 """
 
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -195,6 +196,7 @@ if env_list("PASSWORD_HASHERS"):
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "jobs.auth.StaffRunsJobsBackend",  # staff may run the jobs
+    "requests_app.auth.StaffChangesRequestsBackend",  # staff may extend and revoke requests
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "requests_app:all_requests"
@@ -246,6 +248,12 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "accessmgr <accessmgr@localhost>")
+# The address people use to reach accessmgr, for the links in emails.
+SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
+if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", SITE_URL):
+    raise ImproperlyConfigured(
+        f"SITE_URL must be an absolute http(s) URL such as https://access.example.com, got {SITE_URL!r}"
+    )
 
 
 # --- Jobs -----------------------------------------------------------------------

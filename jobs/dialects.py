@@ -154,22 +154,58 @@ def revocations_update_returning_sql(
 
 
 def notification_insert_sql(*, vendor: str, quote: Callable[[str], str] | None = None) -> str:
-    """Record one sent reminder and return its Sent_At, as the database clock set it, in
-    ONE statement: the notification task's only write, so the job's result needs no
-    read-back of thousands of rows afterwards. RETURNING on PostgreSQL and SQLite (from
-    3.35), OUTPUT INSERTED on SQL Server (allowed there: no INTO, no trigger on the table);
-    older SQLite gets the plain INSERT and the caller reads Sent_At back by its unique key.
-    Parameters: request id, notification type, sent to, job id."""
+    """Record one sent notice and return its Sent_At, as the database clock set it, in
+    ONE statement, so the job's result needs no read-back of thousands of rows afterwards.
+    RETURNING on PostgreSQL and SQLite (from 3.35), OUTPUT INSERTED on SQL Server (allowed
+    there: no INTO, no trigger on the table); older SQLite gets the plain INSERT and the
+    caller reads Sent_At back by its unique key.
+    Parameters: request id, notification type, sent to, job id, the expiry it was about
+    (through ops.adapt_datetimefield_value)."""
     dialect = DIALECTS[vendor]
     q = quote or connections["default"].ops.quote_name
-    columns = ", ".join(q(c) for c in ("Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id"))
+    names = ("Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id", "Expires_On")
+    columns = ", ".join(q(c) for c in names)
     insert = f"INSERT INTO {q('ExpiryNotification')} ({columns})"
-    values = f"VALUES (%s, %s, {dialect.now}, %s, %s)"
+    values = f"VALUES (%s, %s, {dialect.now}, %s, %s, %s)"
     if vendor == "microsoft":
         return f"{insert} OUTPUT INSERTED.{q('Sent_At')} {values}"
     if vendor == "sqlite" and sqlite3.sqlite_version_info < (3, 35, 0):
         return f"{insert} {values}"
     return f"{insert} {values} RETURNING {q('Sent_At')}"
+
+
+EVENT_COLUMNS = ("Request_Id", "Event_Type", "Occurred_At", "Actor", "Job_Id", "Reason", "Detail")
+
+
+def access_event_insert_sql(*, vendor: str, quote: Callable[[str], str] | None = None) -> str:
+    """Append one audit event (AccessEvent) at the database clock's now. Standard SQL;
+    only the quoting and the clock differ. Parameters: request id, event type, actor,
+    job id, reason, detail."""
+    dialect = DIALECTS[vendor]
+    q = quote or connections["default"].ops.quote_name
+    columns = ", ".join(q(c) for c in EVENT_COLUMNS)
+    return f"INSERT INTO {q('AccessEvent')} ({columns}) VALUES (%s, %s, {dialect.now}, %s, %s, %s, %s)"
+
+
+def revocation_events_insert_sql(*, count: int, quote: Callable[[str], str] | None = None) -> str:
+    """The "Revoked" audit events of one revoke chunk in ONE statement: INSERT … SELECT from
+    the RevokedAccess rows this run (its Job_Id) recorded for `count` UserAccessRequest ids,
+    so a request revoked by hand meanwhile (no Job_Id, or another run's) gets no second
+    event. Occurred_At and Actor are the RevokedAccess row's Revoked_Dt and Revoked_By.
+    Standard SQL on SQLite, PostgreSQL and T-SQL. Parameters: reason, job id, then the
+    `count` ids (keep count + 2 far below SQL Server's 2,100)."""
+    if count < 1:
+        raise ValueError("revocation_events_insert_sql needs at least one id")
+    q = quote or connections["default"].ops.quote_name
+    ids = ", ".join(["%s"] * count)
+    columns = ", ".join(q(c) for c in EVENT_COLUMNS)
+    return (
+        f"INSERT INTO {q('AccessEvent')} ({columns}) "
+        f"SELECT ra.{q('Request_Id')}, 'Revoked', ra.{q('Revoked_Dt')}, ra.{q('Revoked_By')}, "
+        f"ra.{q('Job_Id')}, %s, '' FROM {q('RevokedAccess')} ra "
+        f"INNER JOIN {q('UserAccessRequest')} u ON u.{q('Request_Id')} = ra.{q('Request_Id')} "
+        f"WHERE ra.{q('Job_Id')} = %s AND u.{q('Id')} IN ({ids})"
+    )
 
 
 def dialect_for(using: str = "default") -> Dialect:

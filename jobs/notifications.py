@@ -25,15 +25,16 @@ from threading import Event, Lock
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection
-from django.db.models import Count
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.urls import reverse
 
 from accessmgr.db import db_datetime, db_now
-from jobs.dialects import notification_insert_sql
+from jobs.dialects import access_event_insert_sql, notification_insert_sql
 from jobs.emails import email_build
 from jobs.lock import JobLock, LockLost, lock_acquire
 from jobs.models import JobRun, NotificationJobRun
-from requests_app.models import NEVER_EXPIRES, ExpiryNotification, UserAccessRequest
+from requests_app.models import NEVER_EXPIRES, AccessEvent, ExpiryNotification, UserAccessRequest
 
 logger = logging.getLogger("jobs.notifications")
 
@@ -75,8 +76,26 @@ class PendingNotification:
     resource_name: str
     expires_on: datetime
     days_left: int
-    sent_count: int  # reminders already recorded for this request
-    reminder: str  # the one due now, e.g. "7-Day Reminder"
+    sent_count: int  # reminders already recorded for this request's current expiry
+    reminder: str  # the one due now, e.g. "7-Day Reminder", or ACCESS_ENDED
+    # ACCESS_ENDED only: the revocation (from its "Revoked" audit event)
+    revoked_at: datetime | None = None
+    revoked_by: str = ""
+    revoke_reason: str = ""
+    revoke_job_id: str | None = None
+
+    @property
+    def email_template(self) -> str:
+        return "access-ended" if self.reminder == ACCESS_ENDED else "expiry-reminder"
+
+    @property
+    def page_url(self) -> str:
+        """The request's page, absolute (SITE_URL), for the email."""
+        return settings.SITE_URL + reverse("requests_app:request_detail", args=[self.request_id])
+
+    @property
+    def new_request_url(self) -> str:
+        return settings.SITE_URL + reverse("requests_app:create_request")
 
     def as_json(self) -> dict:
         return {
@@ -89,6 +108,11 @@ class PendingNotification:
             "notificationCount": self.sent_count,
             "notificationType": self.reminder,
         }
+
+
+# The reminders about the request's current expiry; one without Expires_On (written by
+# the original system, which does not know the column) counts as about it too.
+_FOR_CURRENT_EXPIRY = Q(notifications__expires_on=F("expires_on")) | Q(notifications__expires_on__isnull=True)
 
 
 def pending_notifications(*, now: datetime | None = None) -> list[PendingNotification]:
@@ -108,7 +132,7 @@ def pending_notifications(*, now: datetime | None = None) -> list[PendingNotific
             expires_on__gt=now,
             expires_on__lt=min(today + timedelta(days=window + 1), NEVER_EXPIRES),
         )
-        .annotate(sent_count=Count("notifications"))
+        .annotate(sent_count=Count("notifications", filter=_FOR_CURRENT_EXPIRY))
         .order_by("expires_on", "id")
         .values_list(
             "request_id", "requestor_name", "requestor_email", "resource_name", "expires_on", "sent_count"
@@ -122,7 +146,54 @@ def pending_notifications(*, now: datetime | None = None) -> list[PendingNotific
             pending.append(
                 PendingNotification(request_id, name, email, resource, expires_on, left, sent_count, reminder)
             )
-    return pending
+    return pending + access_ended_pending(now=now)
+
+
+ACCESS_ENDED = "Access Ended"
+
+
+def access_ended_pending(*, now: datetime) -> list[PendingNotification]:
+    """Revoked requests whose "Access Ended" notice has not been sent: each request with a
+    "Revoked" audit event (revocations before the audit trail have none, so no notice for
+    them) and no ACCESS_ENDED ExpiryNotification. Oldest revocation first. One query."""
+    sent = ExpiryNotification.objects.filter(
+        request_id=OuterRef("request_id"), notification_type=ACCESS_ENDED
+    )
+    rows = (
+        AccessEvent.objects.filter(
+            event_type=AccessEvent.Type.REVOKED, request__status=UserAccessRequest.Status.REVOKED
+        )
+        .exclude(Exists(sent))
+        .order_by("occurred_at", "id")
+        .values_list(
+            "request_id",
+            "request__requestor_name",
+            "request__requestor_email",
+            "request__resource_name",
+            "request__expires_on",
+            "occurred_at",
+            "actor",
+            "reason",
+            "job_id",
+        )
+    )
+    return [
+        PendingNotification(
+            request_id,
+            name,
+            email,
+            resource,
+            expires_on,
+            days_left(expires_on=expires_on, now=now),
+            0,
+            ACCESS_ENDED,
+            revoked_at=revoked_at,
+            revoked_by=actor,
+            revoke_reason=reason,
+            revoke_job_id=job_id,
+        )
+        for request_id, name, email, resource, expires_on, revoked_at, actor, reason, job_id in rows
+    ]
 
 
 # --- Test mode --------------------------------------------------------------------------
@@ -183,14 +254,38 @@ def notification_record(*, item: PendingNotification, job_id: str) -> datetime:
     is opened inside the in-process writer turn: opened before it, 1,000 waiting tasks
     held up to 1,000 connections (bench: 999 open, +100 MB) and the job got slower."""
     sql = notification_insert_sql(vendor=connection.vendor, quote=connection.ops.quote_name)
-    with _SQLITE_WRITER if connection.vendor == "sqlite" else nullcontext(), connection.cursor() as cursor:
-        cursor.execute(sql, [item.request_id, item.reminder, item.email, job_id])
+    expires_on = connection.ops.adapt_datetimefield_value(item.expires_on)
+    with (
+        _SQLITE_WRITER if connection.vendor == "sqlite" else nullcontext(),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [item.request_id, item.reminder, item.email, job_id, expires_on])
         row = cursor.fetchone() if cursor.description else None
+        notice_event_record(item=item, job_id=job_id)
     if row is None:  # SQLite before 3.35: no RETURNING
         return ExpiryNotification.objects.values_list("sent_at", flat=True).get(
-            request_id=item.request_id, notification_type=item.reminder
+            request_id=item.request_id, notification_type=item.reminder, expires_on=item.expires_on
         )
     return db_datetime(row[0])
+
+
+NOTIFIED_BY = "System - Expiry Notification Job"
+
+
+def notice_event_record(*, item: PendingNotification, job_id: str) -> None:
+    """The audit trail's "Reminder Sent" / "Access Ended Sent" event of one recorded notice:
+    one INSERT (jobs.dialects.access_event_insert_sql). Call inside the notice's transaction."""
+    event = (
+        AccessEvent.Type.ACCESS_ENDED_SENT
+        if item.reminder == ACCESS_ENDED
+        else AccessEvent.Type.REMINDER_SENT
+    )
+    sql = access_event_insert_sql(vendor=connection.vendor, quote=connection.ops.quote_name)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [item.request_id, event, NOTIFIED_BY, job_id, "", f"{item.reminder} to {item.email}"]
+        )
 
 
 def _send_one(
@@ -202,7 +297,7 @@ def _send_one(
     The email is rendered before the wait, so that CPU work overlaps the other tasks'
     waiting instead of queueing behind the GIL after it."""
     try:
-        message = email_build(name="expiry-reminder", to=item.email, context={"item": item})
+        message = email_build(name=item.email_template, to=item.email, context={"item": item})
         if stop.wait(delay) or lock.lost.is_set():  # interrupted, or another run took over
             return _Outcome(item, "cancelled")
         reason = should_fail(item)

@@ -36,6 +36,7 @@ from django.db import connection, transaction
 
 from accessmgr.db import db_now
 from jobs.dialects import (
+    revocation_events_insert_sql,
     revocations_insert_sql,
     revocations_update_insert_sql,
     revocations_update_returning_sql,
@@ -48,6 +49,7 @@ from requests_app.selectors import access_request_expired
 logger = logging.getLogger("jobs.revoke")
 
 REVOKED_BY = "System - Scheduled Expiry Job"
+EXPIRED_REASON = "Expired"  # the Reason of the job's "Revoked" audit events
 NOTHING_TO_REVOKE = "No expired requests found to revoke."
 # A chunk's statements carry its ids plus at most 3 parameters: 2,000 keeps them under
 # SQL Server's 2,100 whatever REVOKE_CHUNK_SIZE says.
@@ -100,6 +102,18 @@ def revocations_insert(*, ids: list[int], revoked_at: datetime, job_id: str, upd
         params = [*extra, *ids]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        recorded = cursor.rowcount
+    revocation_events_insert(ids=ids, job_id=str(job_id))
+    return recorded
+
+
+def revocation_events_insert(*, ids: list[int], job_id: str) -> int:
+    """The audit trail's "Revoked" event of each request of `ids` this run recorded in
+    RevokedAccess, in ONE INSERT … SELECT (jobs.dialects.revocation_events_insert_sql).
+    Call inside the chunk's transaction, after its RevokedAccess rows. Returns the rows written."""
+    sql = revocation_events_insert_sql(count=len(ids), quote=connection.ops.quote_name)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [EXPIRED_REASON, job_id, *ids])
         return cursor.rowcount
 
 

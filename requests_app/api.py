@@ -3,6 +3,8 @@
 GET  /api/access-requests                 all requests with their revocation, newest first
 POST /api/access-requests                 create one (JSON body) → 201 with the created request
 GET  /api/access-requests/pending-expiry  Active requests whose Expires_On has passed
+POST /api/access-requests/<requestId>/extend  {"duration", "customDate", "reason"} → 200 with the request
+POST /api/access-requests/<requestId>/revoke  {"reason"} → 200 with the request; 409 when not Active
 
 Lists are JSON arrays, as in the seed, bounded by pages: ?page=1&pageSize=100 (at most
 500 a page). The totals travel in headers: X-Total-Count, X-Page, X-Page-Size,
@@ -21,8 +23,9 @@ from django.views.csrf import csrf_failure as default_csrf_failure
 
 from accessmgr.db import db_now
 from accessmgr.http import json_error, method_not_allowed
-from requests_app import selectors, services
-from requests_app.forms import AccessRequestForm
+from requests_app import exports, selectors, services
+from requests_app.auth import CHANGE_PERMISSION
+from requests_app.forms import AccessRequestForm, ExtendForm, RevokeForm
 from requests_app.models import UserAccessRequest
 
 API_PAGE_SIZE = 100
@@ -37,7 +40,6 @@ CREATE_FIELDS = {
     "duration": "duration",
     "customDate": "custom_date",
 }
-FIELD_NAMES = {form_name: camel for camel, form_name in CREATE_FIELDS.items()}
 
 
 def access_request_json(r: UserAccessRequest) -> dict:
@@ -110,15 +112,19 @@ def _access_request_list(request: HttpRequest) -> JsonResponse:
     if errors:
         return json_error("Invalid query parameters.", status=400, errors=errors)
     search = request.GET.get("search", request.GET.get("q", ""))
+    if request.GET.get("format") == "csv":  # every page, streamed
+        queryset = selectors.access_request_filtered(search=search, status=status or None)
+        return exports.access_requests_csv(queryset, filename="access-requests.csv")
     page = selectors.access_request_list(
         status=status or None, search=search, page=page_no, per_page=page_size, clamp=False
     )
     return _paged_response(request, page)
 
 
-def _access_request_create(request: HttpRequest) -> JsonResponse:
+def _json_object(request: HttpRequest) -> tuple[dict | None, JsonResponse | None]:
+    """(the JSON object of the body, None) or (None, the 415 / 413 / 400 answer)."""
     if request.content_type != "application/json":
-        return json_error(
+        return None, json_error(
             "Send the request as JSON with Content-Type: application/json.",
             status=415,
             Accept_Post="application/json",
@@ -126,16 +132,21 @@ def _access_request_create(request: HttpRequest) -> JsonResponse:
     try:
         body = request.body
     except RequestDataTooBig:
-        return json_error("The request body is too large.", status=413)
+        return None, json_error("The request body is too large.", status=413)
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        return json_error(f"Malformed JSON: {exc}", status=400)
+        return None, json_error(f"Malformed JSON: {exc}", status=400)
     if not isinstance(data, dict):
-        return json_error("The JSON body must be an object with the request's fields.", status=400)
+        return None, json_error("The JSON body must be an object with the request's fields.", status=400)
+    return data, None
 
+
+def _bound_form(form_class, data: dict, fields: dict[str, str]):
+    """(the form bound to the camelCase `fields` of `data`, errors as camelCase field → messages).
+    A duration may be a number; every other value must be a string."""
     form_data, errors = {}, {}
-    for camel, name in CREATE_FIELDS.items():
+    for camel, name in fields.items():
         value = data.get(camel)
         if value is None:
             continue
@@ -145,16 +156,83 @@ def _access_request_create(request: HttpRequest) -> JsonResponse:
             errors[camel] = ["Must be a string."]
             continue
         form_data[name] = value
-    form = AccessRequestForm(form_data)
+    form = form_class(form_data)
     if not form.is_valid() or errors:
+        names = {form_name: camel for camel, form_name in fields.items()}
         for name, messages in form.errors.items():
-            errors.setdefault(FIELD_NAMES.get(name, name), list(messages))
+            errors.setdefault(names.get(name, name), list(messages))
+    return form, errors
+
+
+def _access_request_create(request: HttpRequest) -> JsonResponse:
+    data, refused = _json_object(request)
+    if refused:
+        return refused
+    form, errors = _bound_form(AccessRequestForm, data, CREATE_FIELDS)
+    if errors:
         return json_error("The request has invalid fields.", status=400, errors=errors)
     try:
-        obj = services.access_request_create(**form.cleaned_data)
+        obj = services.access_request_create(**form.cleaned_data, created_by=request.user.get_username())
     except ValueError as exc:
         return json_error("The request has invalid fields.", status=400, errors={"customDate": [str(exc)]})
     return JsonResponse(access_request_json(obj), status=201)
+
+
+EXTEND_FIELDS = {"duration": "duration", "customDate": "custom_date", "reason": "reason"}
+REVOKE_FIELDS = {"reason": "reason"}
+
+
+def _change(
+    request: HttpRequest, request_id: str, *, form_class, fields: dict, change, actor: str
+) -> JsonResponse:
+    """POST a JSON change to one request: 200 with the request; 400 field errors, 403
+    without the change permission, 404 unknown id, 409 not Active. Nothing changes on an error."""
+    if request.method != "POST":
+        return method_not_allowed("POST")
+    if not request.user.has_perm(CHANGE_PERMISSION):
+        return json_error("You do not have permission to change access requests.", status=403)
+    if not UserAccessRequest.objects.filter(request_id=request_id).exists():
+        return json_error(f"No access request {request_id}.", status=404)
+    data, refused = _json_object(request)
+    if refused:
+        return refused
+    form, errors = _bound_form(form_class, data, fields)
+    if errors:
+        return json_error("The request has invalid fields.", status=400, errors=errors)
+    try:
+        obj = change(request_id=request_id, **{actor: request.user.get_username()}, **form.cleaned_data)
+    except services.AccessRequestNotActive as exc:
+        return json_error(str(exc), status=409)
+    except UserAccessRequest.DoesNotExist:
+        return json_error(f"No access request {request_id}.", status=404)
+    except ValueError as exc:  # the database clock passed a custom date the form accepted
+        return json_error("The request has invalid fields.", status=400, errors={"customDate": [str(exc)]})
+    obj = UserAccessRequest.objects.select_related("revocation").get(pk=obj.pk)
+    return JsonResponse(access_request_json(obj))
+
+
+def access_request_extend(request: HttpRequest, request_id: str) -> JsonResponse:
+    """POST {"duration", "customDate", "reason"} → 200 with the extended request."""
+    return _change(
+        request,
+        request_id,
+        form_class=ExtendForm,
+        fields=EXTEND_FIELDS,
+        change=services.access_request_extend,
+        actor="extended_by",
+    )
+
+
+def access_request_revoke(request: HttpRequest, request_id: str) -> JsonResponse:
+    """POST {"reason"} → 200 with the revoked request; 409 when it is already Revoked."""
+    return _change(
+        request,
+        request_id,
+        form_class=RevokeForm,
+        fields=REVOKE_FIELDS,
+        change=services.access_request_revoke,
+        actor="revoked_by",
+    )
 
 
 def pending_expiry(request: HttpRequest) -> JsonResponse:

@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Subquery
 
-from requests_app.models import RevokedAccess, UserAccessRequest
+from requests_app.models import AccessEvent, ExpiryNotification, RevokedAccess, UserAccessRequest
 
 PAGE_SIZE = 50
 SEARCH_MAX_LENGTH = 254
@@ -133,6 +133,18 @@ def _counts_cached(*, base: QuerySet, search: str, max_age: float) -> dict[str, 
     return by_status
 
 
+def access_request_filtered(*, search: str = "", status: str | None = None) -> QuerySet[UserAccessRequest]:
+    """The requests All Requests lists: `search` matches part of the email or Request_Id,
+    case-insensitively; `status` (if given) filters. Unordered."""
+    search = search_clean(search)
+    base = UserAccessRequest.objects.all()
+    if search:
+        base = base.filter(Q(requestor_email__icontains=search) | Q(request_id__icontains=search))
+    if status:
+        base = base.filter(status=status)
+    return base
+
+
 def access_request_list(
     *,
     status: str | None = None,
@@ -157,9 +169,7 @@ def access_request_list(
     one was counted shows in the counts within `counts_max_age` seconds.
     """
     search = search_clean(search)
-    base = UserAccessRequest.objects.all()
-    if search:
-        base = base.filter(Q(requestor_email__icontains=search) | Q(request_id__icontains=search))
+    base = access_request_filtered(search=search)
 
     # GROUP BY Status reads only the (Status, …) index when there is no search.
     by_status = _counts_cached(base=base, search=search, max_age=counts_max_age)
@@ -195,3 +205,35 @@ def access_request_pending_expiry_list(
     queryset = queryset.select_related("revocation")  # always empty here, but keeps rows uniform
     rows, number = _page_slice(queryset=queryset, total=total, page=page, per_page=per_page, clamp=clamp)
     return RequestPage(rows=rows, number=number, per_page=per_page, total=total, counts={"total": total})
+
+
+@dataclass
+class RequestDetail:
+    """One request with everything its page shows."""
+
+    request: UserAccessRequest
+    notifications: list[ExpiryNotification]
+    events: list[AccessEvent]
+
+
+def access_request_detail(*, request_id: str) -> RequestDetail:
+    """The request, its revocation, the notices sent for it and its audit history (oldest
+    first). Three queries. Raises UserAccessRequest.DoesNotExist."""
+    obj = UserAccessRequest.objects.select_related("revocation").get(request_id=request_id)
+    return RequestDetail(
+        request=obj,
+        notifications=list(obj.notifications.order_by("sent_at", "id")),
+        events=list(obj.events.order_by("occurred_at", "id")),
+    )
+
+
+def access_event_list(
+    *, since: datetime | None = None, until: datetime | None = None
+) -> QuerySet[AccessEvent]:
+    """Audit events with since <= Occurred_At < until (either bound optional), oldest first."""
+    events = AccessEvent.objects.order_by("occurred_at", "id")
+    if since is not None:
+        events = events.filter(occurred_at__gte=since)
+    if until is not None:
+        events = events.filter(occurred_at__lt=until)
+    return events

@@ -6,7 +6,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accessmgr import urls as root_urls
 
-SAMPLE_KWARGS = {"job": "revoke"}
+SAMPLE_KWARGS = {"job": "revoke", "request_id": "REQ-2026-000001"}
 
 
 def app_urls() -> list[str]:

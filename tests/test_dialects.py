@@ -20,8 +20,11 @@ from sqlglot import exp
 import jobs.dialects
 from jobs.dialects import (
     DIALECTS,
+    EVENT_COLUMNS,
     Dialect,
+    access_event_insert_sql,
     notification_insert_sql,
+    revocation_events_insert_sql,
     revocations_insert_sql,
     revocations_update_insert_sql,
     revocations_update_returning_sql,
@@ -38,7 +41,14 @@ SCHEMA_SQL = ROOT / "docs" / "sqlserver-schema.sql"
 NOT_SQL = {"vendor", "quote_open", "quote_close"}
 # Functions that give the server's local time: the lock must never use them.
 LOCAL_TIME = re.compile(r"\b(GETDATE|SYSDATETIME|SYSDATETIMEOFFSET|CURRENT_TIMESTAMP|GETUTCDATE)\b", re.I)
-SAMPLE_LITERALS = ["'0f8fad5b-d9cb-469f-a165-70867728950e'", "'web-1:4242'", "'alice'", "'extra'"]
+SAMPLE_LITERALS = [
+    "'0f8fad5b-d9cb-469f-a165-70867728950e'",
+    "'web-1:4242'",
+    "'alice'",
+    "'extra'",
+    "'2026-12-31 00:00:00'",
+    "'detail'",
+]
 
 
 def bracket(name: str) -> str:
@@ -81,6 +91,8 @@ def microsoft_strings() -> dict[str, str]:
                 texts[f"{name}({table})"] = getattr(MICROSOFT, name)(bracket(table))
     texts["revocations_insert_sql(3)"] = revocations_insert_sql(count=3, quote=bracket)
     texts["notification_insert_sql"] = notification_insert_sql(vendor="microsoft", quote=bracket)
+    texts["access_event_insert_sql"] = access_event_insert_sql(vendor="microsoft", quote=bracket)
+    texts["revocation_events_insert_sql(3)"] = revocation_events_insert_sql(count=3, quote=bracket)
     return texts
 
 
@@ -90,6 +102,7 @@ def test_every_microsoft_string_is_collected():
     assert {f"acquire_sql({t})" for t in JOB_TABLES} <= set(texts)
     assert "revocations_insert_sql(3)" in texts
     assert "notification_insert_sql" in texts
+    assert {"access_event_insert_sql", "revocation_events_insert_sql(3)"} <= set(texts)
 
 
 @pytest.mark.parametrize("name", sorted(microsoft_strings()))
@@ -270,12 +283,12 @@ def test_revocations_update_returning_is_none_on_sqlite_before_3_35_and_on_sql_s
     assert revocations_update_returning_sql(vendor="sqlite", count=3, quote=double_quote) is not None
 
 
-NOTIFICATION_COLUMNS = ["Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id"]
+NOTIFICATION_COLUMNS = ["Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id", "Expires_On"]
 
 
 def test_notification_insert_on_sql_server_outputs_sent_at_from_sysutcdatetime():
     sql = notification_insert_sql(vendor="microsoft", quote=bracket)
-    assert sql.count("%s") == 4
+    assert sql.count("%s") == 5
     insert = parse_tsql(fill_placeholders(sql))
     assert isinstance(insert, exp.Insert)
     assert insert.this.this.name == "ExpiryNotification"
@@ -288,11 +301,50 @@ def test_notification_insert_on_sql_server_outputs_sent_at_from_sysutcdatetime()
 @pytest.mark.parametrize("vendor,read", [("sqlite", "sqlite"), ("postgresql", "postgres")])
 def test_notification_insert_returns_sent_at(vendor, read):
     sql = notification_insert_sql(vendor=vendor, quote=double_quote)
-    assert sql.count("%s") == 4
+    assert sql.count("%s") == 5
     (insert,) = sqlglot.parse(sql.replace("%s", "'x'").replace("%%", "%"), read=read)
     assert isinstance(insert, exp.Insert)
     assert [c.name for c in insert.this.expressions] == NOTIFICATION_COLUMNS
     assert [c.name for c in insert.args["returning"].expressions] == ["Sent_At"]
+
+
+def test_access_event_insert_is_one_row_at_sysutcdatetime():
+    sql = access_event_insert_sql(vendor="microsoft", quote=bracket)
+    assert sql.count("%s") == 6
+    insert = parse_tsql(fill_placeholders(sql))
+    assert isinstance(insert, exp.Insert)
+    assert insert.this.this.name == "AccessEvent"
+    columns = [c.name for c in insert.this.expressions]
+    assert columns == list(EVENT_COLUMNS)
+    (row,) = insert.expression.expressions
+    assert function_names(row.expressions[columns.index("Occurred_At")]) == {"SYSUTCDATETIME"}
+
+
+def test_revocation_events_insert_is_one_insert_select_of_this_runs_revocations():
+    from requests_app.models import AccessEvent
+
+    sql = revocation_events_insert_sql(count=3, quote=bracket)
+    assert sql.count("%s") == 5  # reason, job id, then the 3 ids
+    tree = parse_tsql(fill_placeholders(sql, numbers=True))
+    assert isinstance(tree, exp.Insert)
+    assert tree.this.this.name == "AccessEvent"
+    assert [c.name for c in tree.this.expressions] == list(EVENT_COLUMNS)
+    select = tree.expression
+    assert isinstance(select, exp.Select)
+    assert len(select.expressions) == len(EVENT_COLUMNS)
+    assert select.expressions[1].this == AccessEvent.Type.REVOKED  # the Event_Type literal
+    assert select.args["from_"].this.name == "RevokedAccess"
+    (join,) = select.args["joins"]
+    assert join.this.name == "UserAccessRequest"
+    where = select.args["where"].this
+    assert isinstance(where, exp.And)
+    assert isinstance(where.expression, exp.In) and len(where.expression.expressions) == 3
+    assert where.this.this.name == "Job_Id"  # only this run's RevokedAccess rows
+    from jobs.revoke import MAX_CHUNK_IDS
+
+    assert revocation_events_insert_sql(count=MAX_CHUNK_IDS, quote=bracket).count("%s") < 2100
+    with pytest.raises(ValueError):
+        revocation_events_insert_sql(count=0, quote=bracket)
 
 
 def test_notification_insert_has_no_returning_on_sqlite_before_3_35(monkeypatch):
@@ -322,6 +374,7 @@ def test_schema_sql_parses_and_creates_every_seed_table():
         "UserAccessRequest",
         "RevokedAccess",
         "ExpiryNotification",
+        "AccessEvent",
         "NotificationJobRun",
         "RevokeExpiredJobRun",
     }
