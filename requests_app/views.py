@@ -74,6 +74,10 @@ def pending_expiry(request):
     return render(request, "requests_app/pending_expiry.html", {"page": page, "now": now})
 
 
+# The page has both forms, each with a "reason": the revoke form's ids get their own prefix.
+REVOKE_AUTO_ID = "revoke_%s"
+
+
 def _detail_render(request, request_id: str, *, extend_form=None, revoke_form=None, status: int = 200):
     try:
         detail = selectors.access_request_detail(request_id=request_id)
@@ -88,7 +92,7 @@ def _detail_render(request, request_id: str, *, extend_form=None, revoke_form=No
             "now": db_now(),
             "can_change": request.user.has_perm(CHANGE_PERMISSION),
             "extend_form": extend_form or ExtendForm(initial={"duration": "90"}),
-            "revoke_form": revoke_form or RevokeForm(),
+            "revoke_form": revoke_form or RevokeForm(auto_id=REVOKE_AUTO_ID),
         },
         status=status,
     )
@@ -138,7 +142,7 @@ def request_revoke(request, request_id: str):
     return _change_post(
         request,
         request_id,
-        form=RevokeForm(request.POST),
+        form=RevokeForm(request.POST, auto_id=REVOKE_AUTO_ID),
         change=services.access_request_revoke,
         actor="revoked_by",
         done=f"Request {request_id} revoked.",
