@@ -5,6 +5,7 @@ A bad value stops start-up with ImproperlyConfigured naming the variable.
 """
 
 import os
+import re
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -264,6 +265,7 @@ AUTHENTICATION_BACKENDS = [
     if PASSWORD_LOGIN
     else "accessmgr.auth.PermissionsOnlyBackend",
     "jobs.auth.StaffRunsJobsBackend",  # staff may run the jobs
+    "requests_app.auth.StaffChangesRequestsBackend",  # staff may extend and revoke requests
     "accessmgr.sso.OidcBackend",  # answers only the SSO callback, and only when SSO_ENABLED
 ]
 
@@ -326,6 +328,12 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "accessmgr <accessmgr@localhost>")
+# The address people use to reach accessmgr, for the links in emails.
+SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
+if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", SITE_URL):
+    raise ImproperlyConfigured(
+        f"SITE_URL must be an absolute http(s) URL such as https://access.example.com, got {SITE_URL!r}"
+    )
 
 
 # --- Jobs -----------------------------------------------------------------------

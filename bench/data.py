@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from accessmgr.db import db_now
-from requests_app.models import ExpiryNotification, RevokedAccess, UserAccessRequest
+from requests_app.models import AccessEvent, ExpiryNotification, RevokedAccess, UserAccessRequest
 
 BATCH = 2000
 RESOURCES = ["Payroll DB", "Prod Kubernetes", "Finance Share", "CRM Admin", "Data Lake", "VPN"]
@@ -48,7 +48,7 @@ def tables_clear() -> None:
     """Empty the request tables (plain DELETEs: no per-row cascade in Python)."""
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        for model in (ExpiryNotification, RevokedAccess, UserAccessRequest):
+        for model in (AccessEvent, ExpiryNotification, RevokedAccess, UserAccessRequest):
             cursor.execute(f"DELETE FROM {quote(model._meta.db_table)}")
     tables_analyze()
 

@@ -9,20 +9,24 @@ table of N expired Active requests; both results are checked (N revoked, N recor
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from datetime import timedelta
+from unittest import mock
 
 from django.db import connection
 from django.test import override_settings
 
+import jobs.revoke
 from accessmgr.db import db_now
 from bench.data import requests_create, tables_analyze, tables_clear
 from bench.stats import Results, Row, Stopwatch
 from jobs.dialects import dialect_for
 from jobs.revoke import revoke_expired_run
 from requests_app.models import REVOKED_BY_JOB as REVOKED_BY
-from requests_app.models import RevokedAccess, UserAccessRequest
+from requests_app.models import AccessEvent, RevokedAccess, UserAccessRequest
 
 TARGET = 20.0
+AUDIT_TARGET = 1.15  # issue 19: the audit rows may cost the job at most 15 %
 
 
 def seed_revoke_baseline(phases: dict | None = None) -> int:
@@ -67,6 +71,26 @@ def _check(n: int, label: str) -> bool:
     return False
 
 
+def _audit_cost(*, n: int, first_with: float, rounds: int = 2) -> dict:
+    """The job with its audit events (one INSERT … SELECT per chunk) against the same job
+    with that statement switched off, alternating on fresh tables; the best of each. The
+    last run is one with events."""
+    with_events, without = [first_with], []
+    for _ in range(rounds):
+        for timings, patch in ((without, True), (with_events, False)):
+            _fresh_table(n)
+            off = mock.patch.object(jobs.revoke, "revocation_events_insert", lambda **kwargs: 0)
+            with (
+                override_settings(REVOKE_DELAY_SECONDS=0),
+                off if patch else nullcontext(),
+                Stopwatch() as run,
+            ):
+                revoke_expired_run(triggered_by="bench")
+            timings.append(run.seconds)
+    events = AccessEvent.objects.filter(event_type=AccessEvent.Type.REVOKED).count()
+    return {"withSeconds": with_events, "withoutSeconds": without, "events": events}
+
+
 def revoke_bench(*, results: Results, n: int) -> None:
     section = "Revoke job"
     print(f"== revoke: {n:,} expired requests, seed baseline then the project's job")
@@ -82,6 +106,9 @@ def revoke_bench(*, results: Results, n: int) -> None:
     project_ok = result.revoked_count == n and _check(n, "project")
     tables_analyze()
 
+    audit = _audit_cost(n=n, first_with=project.seconds)  # its last run leaves the table as the job did
+    tables_analyze()
+
     speedup = baseline.seconds / project.seconds
     results.raw["revoke"] = {
         "n": n,
@@ -92,6 +119,23 @@ def revoke_bench(*, results: Results, n: int) -> None:
         "baselineOk": baseline_ok,
         "projectOk": project_ok,
     }
+    ratio = min(audit["withSeconds"]) / min(audit["withoutSeconds"])
+    results.raw["revoke"]["audit"] = {**audit, "ratio": ratio}
+    results.add(
+        Row(
+            section,
+            f"Revoke {n:,} expired: with its audit events / without them",
+            f"{ratio:.2f}",
+            target=f"≤ {AUDIT_TARGET:g}",
+            passed=ratio <= AUDIT_TARGET and audit["events"] == n,
+            detail=(
+                f"best of {len(audit['withSeconds'])}: {min(audit['withSeconds']):.2f} s with "
+                f"{audit['events']:,} events / {min(audit['withoutSeconds']):.2f} s without "
+                f"(with: {', '.join(f'{t:.2f}' for t in audit['withSeconds'])} s; "
+                f"without: {', '.join(f'{t:.2f}' for t in audit['withoutSeconds'])} s)"
+            ),
+        )
+    )
     results.add(
         Row(
             section,

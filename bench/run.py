@@ -1,7 +1,7 @@
 """`python -m bench [--db sqlite|postgres] [--quick | --smoke] [--out FILE]`
 
-Sets up a fresh bench database, runs the four benchmarks in order (lock, notifications,
-revoke, pages — the pages run on the table the revoke leaves), prints the table and
+Sets up a fresh bench database, runs the five benchmarks in order (lock, notifications,
+revoke, export, pages — export and pages run on the table the revoke leaves), prints the table and
 rewrites this database's section of docs/benchmarks.md (full runs only; --quick and
 --smoke write under the work directory unless --out says otherwise).
 """
@@ -78,7 +78,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, default=BENCH_DIR, help="SQLite file, results JSON")
     parser.add_argument("--pg-url", help="PostgreSQL URL of the bench database (default: BENCH_PG_URL)")
     parser.add_argument(
-        "--only", default="", help="comma-separated sections: lock,notifications,revoke,pages,million"
+        "--only", default="", help="comma-separated sections: lock,notifications,revoke,export,pages,million"
     )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database at the end")
     parser.add_argument(
@@ -175,8 +175,14 @@ def main(argv: list[str] | None = None) -> int:
 
             million_bench(results=results, samples=plan.million_samples)
 
+        def export():
+            from bench.export import export_bench
+
+            export_bench(results=results, n=plan.revoke_n)
+
         section("notifications", notifications)
         section("revoke", revoke)
+        section("export", export)
         section("pages", pages)
         if args.million or "million" in only:
             section("million", million)

@@ -54,6 +54,31 @@ DROP INDEX [uar_status_expires_idx] ON [UserAccessRequest];
 --
 CREATE INDEX [uar_status_expires_idx] ON [UserAccessRequest] ([Status], [Expires_On], [Id]);
 
+-- Migration requests_app.0006_access_lifecycle
+--
+-- Add field expires_on to expirynotification
+--
+ALTER TABLE [ExpiryNotification] ADD [Expires_On] datetimeoffset NULL;
+--
+-- Raw Python operation
+--
+-- THIS OPERATION CANNOT BE WRITTEN AS SQL
+--
+-- Remove constraint expirynotification_request_type_uniq from model expirynotification
+--
+ALTER TABLE [ExpiryNotification] DROP CONSTRAINT [expirynotification_request_type_uniq];
+--
+-- Create constraint expirynotification_request_type_expiry_uniq on model expirynotification
+--
+ALTER TABLE [ExpiryNotification] ADD CONSTRAINT [expirynotification_request_type_expiry_uniq] UNIQUE ([Request_Id], [Notification_Type], [Expires_On]);
+--
+-- Create model AccessEvent
+--
+CREATE TABLE [AccessEvent] ([Id] bigint NOT NULL PRIMARY KEY IDENTITY (1, 1), [Event_Type] nvarchar(30) NOT NULL, [Occurred_At] datetimeoffset NOT NULL, [Actor] nvarchar(200) NOT NULL, [Job_Id] nvarchar(36) NULL, [Reason] nvarchar(500) NOT NULL, [Old_Expires_On] datetimeoffset NULL, [New_Expires_On] datetimeoffset NULL, [Detail] nvarchar(300) NOT NULL, [Request_Id] nvarchar(50) NOT NULL);
+ALTER TABLE [AccessEvent] ADD CONSTRAINT [AccessEvent_Request_Id_0615d729_fk_UserAccessRequest_Request_Id] FOREIGN KEY ([Request_Id]) REFERENCES [UserAccessRequest] ([Request_Id]);
+CREATE INDEX [AccessEvent_Request_Id_0615d729] ON [AccessEvent] ([Request_Id]);
+CREATE INDEX [accessevent_occurred_idx] ON [AccessEvent] ([Occurred_At], [Id]);
+
 -- Migration jobs.0001_initial
 --
 -- Create model NotificationJobRun

@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 
 from django.db import connection as default_connection
 
+EVENT_COLUMNS = ("Request_Id", "Event_Type", "Occurred_At", "Actor", "Job_Id", "Reason", "Detail")
+
 
 def _placeholders(count: int) -> str:
     if count < 1:
@@ -93,14 +95,37 @@ class Dialect:
         )
 
     def notification_insert_sql(self) -> str:
-        """Record one sent reminder and return its Sent_At (the database clock's).
-        Parameters: request id, notification type, sent to, job id."""
+        """Record one sent notice and return its Sent_At (the database clock's). Parameters:
+        request id, notification type, sent to, job id, the expiry it was about."""
         q = self.quote
-        columns = ", ".join(q(c) for c in ("Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id"))
+        names = ("Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id", "Expires_On")
+        columns = ", ".join(q(c) for c in names)
         output, returning = self._returning("Sent_At")
         return (
             f"INSERT INTO {q('ExpiryNotification')} ({columns}){output} "
-            f"VALUES (%s, %s, {self.now}, %s, %s){returning}"
+            f"VALUES (%s, %s, {self.now}, %s, %s, %s){returning}"
+        )
+
+    def access_event_insert_sql(self) -> str:
+        """Append one audit event (AccessEvent) at the database clock's now. Parameters:
+        request id, event type, actor, job id, reason, detail."""
+        q = self.quote
+        columns = ", ".join(q(c) for c in EVENT_COLUMNS)
+        return f"INSERT INTO {q('AccessEvent')} ({columns}) VALUES (%s, %s, {self.now}, %s, %s, %s, %s)"
+
+    def revocation_events_insert_sql(self, count: int) -> str:
+        """The "Revoked" audit events of one revoke chunk, one INSERT … SELECT from the
+        RevokedAccess rows this run (its Job_Id) recorded for `count` UserAccessRequest ids
+        (a request revoked by hand meanwhile gets no second event). Parameters: reason, job
+        id, then the ids."""
+        q = self.quote
+        columns = ", ".join(q(c) for c in EVENT_COLUMNS)
+        return (
+            f"INSERT INTO {q('AccessEvent')} ({columns}) "
+            f"SELECT ra.{q('Request_Id')}, 'Revoked', ra.{q('Revoked_Dt')}, ra.{q('Revoked_By')}, "
+            f"ra.{q('Job_Id')}, %s, '' FROM {q('RevokedAccess')} ra "
+            f"INNER JOIN {q('UserAccessRequest')} u ON u.{q('Request_Id')} = ra.{q('Request_Id')} "
+            f"WHERE ra.{q('Job_Id')} = %s AND u.{q('Id')} IN ({_placeholders(count)})"
         )
 
     def session_setup_sql(self, lock_timeout_ms: int) -> str | None:

@@ -18,8 +18,9 @@ from threading import Event, Lock
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection
-from django.db.models import Count
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.urls import reverse
 
 from accessmgr.db import db_datetime, db_now
 from jobs.dialects import dialect_for
@@ -27,7 +28,7 @@ from jobs.emails import email_build
 from jobs.lock import JobLock, LockLost
 from jobs.models import NotificationFailure, NotificationJobRun
 from jobs.runner import job_run
-from requests_app.models import NEVER_EXPIRES, UserAccessRequest
+from requests_app.models import NEVER_EXPIRES, AccessEvent, ExpiryNotification, UserAccessRequest
 
 logger = logging.getLogger("jobs.notifications")
 
@@ -69,8 +70,31 @@ class PendingNotification:
     resource_name: str
     expires_on: datetime
     days_left: int
-    sent_count: int  # reminders already recorded for this request
-    reminder: str  # the one due now, e.g. "7-Day Reminder"
+    sent_count: int  # reminders already recorded for this request's current expiry
+    reminder: str  # the one due now, e.g. "7-Day Reminder", or ACCESS_ENDED
+    # ACCESS_ENDED only: the revocation (from its "Revoked" audit event)
+    revoked_at: datetime | None = None
+    revoked_by: str = ""
+    revoke_reason: str = ""
+    revoke_job_id: str | None = None
+
+    @property
+    def email_template(self) -> str:
+        return "access-ended" if self.reminder == ACCESS_ENDED else "expiry-reminder"
+
+    @property
+    def page_url(self) -> str:
+        """The request's page, absolute (SITE_URL), for the email."""
+        return settings.SITE_URL + reverse("requests_app:request_detail", args=[self.request_id])
+
+    @property
+    def new_request_url(self) -> str:
+        return settings.SITE_URL + reverse("requests_app:create_request")
+
+
+# The reminders about the request's current expiry; one without Expires_On (written by
+# the original system, which does not know the column) counts as about it too.
+_FOR_CURRENT_EXPIRY = Q(notifications__expires_on=F("expires_on")) | Q(notifications__expires_on__isnull=True)
 
 
 def pending_notifications(*, now: datetime | None = None) -> list[PendingNotification]:
@@ -85,7 +109,7 @@ def pending_notifications(*, now: datetime | None = None) -> list[PendingNotific
             expires_on__gt=now,
             expires_on__lt=min(today + timedelta(days=window + 1), NEVER_EXPIRES),
         )
-        .annotate(sent_count=Count("notifications"))
+        .annotate(sent_count=Count("notifications", filter=_FOR_CURRENT_EXPIRY))
         .order_by("expires_on", "id")
         .values_list(
             "request_id", "requestor_name", "requestor_email", "resource_name", "expires_on", "sent_count"
@@ -99,7 +123,54 @@ def pending_notifications(*, now: datetime | None = None) -> list[PendingNotific
             pending.append(
                 PendingNotification(request_id, name, email, resource, expires_on, left, sent_count, reminder)
             )
-    return pending
+    return pending + access_ended_pending(now=now)
+
+
+ACCESS_ENDED = "Access Ended"
+
+
+def access_ended_pending(*, now: datetime) -> list[PendingNotification]:
+    """Revoked requests whose "Access Ended" notice has not been sent: each request with a
+    "Revoked" audit event (revocations before the audit trail have none, so no notice for
+    them) and no ACCESS_ENDED ExpiryNotification. Oldest revocation first. One query."""
+    sent = ExpiryNotification.objects.filter(
+        request_id=OuterRef("request_id"), notification_type=ACCESS_ENDED
+    )
+    rows = (
+        AccessEvent.objects.filter(
+            event_type=AccessEvent.Type.REVOKED, request__status=UserAccessRequest.Status.REVOKED
+        )
+        .exclude(Exists(sent))
+        .order_by("occurred_at", "id")
+        .values_list(
+            "request_id",
+            "request__requestor_name",
+            "request__requestor_email",
+            "request__resource_name",
+            "request__expires_on",
+            "occurred_at",
+            "actor",
+            "reason",
+            "job_id",
+        )
+    )
+    return [
+        PendingNotification(
+            request_id,
+            name,
+            email,
+            resource,
+            expires_on,
+            days_left(expires_on=expires_on, now=now),
+            0,
+            ACCESS_ENDED,
+            revoked_at=revoked_at,
+            revoked_by=actor,
+            revoke_reason=reason,
+            revoke_job_id=job_id,
+        )
+        for request_id, name, email, resource, expires_on, revoked_at, actor, reason, job_id in rows
+    ]
 
 
 # --- Test mode --------------------------------------------------------------------------
@@ -142,13 +213,39 @@ class _Outcome:
 
 
 def notification_record(*, item: PendingNotification, job_id: str) -> datetime:
-    """Record one sent reminder on this thread's connection (autocommit); its Sent_At as the
-    database set it. Raises IntegrityError when it was recorded meanwhile. On SQLite the
-    connection is opened inside the in-process writer turn (docs/benchmarks.md)."""
+    """Record one sent notice and its audit event on this thread's connection, in one
+    transaction; its Sent_At as the database set it. Raises IntegrityError when it was
+    recorded meanwhile. On SQLite the connection is opened inside the in-process writer turn
+    (docs/benchmarks.md)."""
     sql = dialect_for().notification_insert_sql()
-    with _SQLITE_WRITER if connection.vendor == "sqlite" else nullcontext(), connection.cursor() as cursor:
-        cursor.execute(sql, [item.request_id, item.reminder, item.email, job_id])
-        return db_datetime(cursor.fetchone()[0])
+    expires_on = connection.ops.adapt_datetimefield_value(item.expires_on)
+    with (
+        _SQLITE_WRITER if connection.vendor == "sqlite" else nullcontext(),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [item.request_id, item.reminder, item.email, job_id, expires_on])
+        sent_at = db_datetime(cursor.fetchone()[0])
+        notice_event_record(item=item, job_id=job_id)
+    return sent_at
+
+
+NOTIFIED_BY = "System - Expiry Notification Job"
+
+
+def notice_event_record(*, item: PendingNotification, job_id: str) -> None:
+    """The audit trail's "Reminder Sent" / "Access Ended Sent" event of one recorded notice:
+    one INSERT (jobs.dialects.access_event_insert_sql). Call inside the notice's transaction."""
+    event = (
+        AccessEvent.Type.ACCESS_ENDED_SENT
+        if item.reminder == ACCESS_ENDED
+        else AccessEvent.Type.REMINDER_SENT
+    )
+    sql = dialect_for().access_event_insert_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [item.request_id, event, NOTIFIED_BY, job_id, "", f"{item.reminder} to {item.email}"]
+        )
 
 
 def _send_one(
@@ -157,7 +254,7 @@ def _send_one(
     """One task, on a pool thread: render, wait (the simulated latency), send, record. Never
     raises: an error is a failed outcome. Closes this thread's connection at the end."""
     try:
-        message = email_build(name="expiry-reminder", to=item.email, context={"item": item})
+        message = email_build(name=item.email_template, to=item.email, context={"item": item})
         if stop.wait(delay) or lock.lost.is_set():  # interrupted, or another run took over
             return _Outcome(item, "cancelled")
         reason = should_fail(item)

@@ -19,6 +19,7 @@ from jobs.runner import job_run
 from requests_app.models import REVOKED_BY_JOB
 from requests_app.selectors import access_request_expired
 
+EXPIRED_REASON = "Expired"  # the Reason of the job's "Revoked" audit events
 # A chunk's statements carry its ids plus 3 parameters: under SQL Server's 2,100 at any setting.
 MAX_CHUNK_IDS = 2000
 
@@ -55,25 +56,37 @@ def revocations_insert(*, ids: list[int], revoked_at: datetime, job_id: str) -> 
 
 
 def revoke_chunk(*, ids: list[int], revoked_at: datetime, job_id: str) -> int:
-    """Revoke the still-Active requests of `ids` and record each; how many. Call inside a
-    transaction (the chunk's): either both writes happen or neither.
+    """Revoke the still-Active requests of `ids`, record each in RevokedAccess and in the audit
+    trail; how many. Call inside a transaction (the chunk's): all the writes happen or none.
 
-    Raises RevokeMismatch when the two counts differ."""
+    Raises RevokeMismatch when the revoked and recorded counts differ."""
     dialect = dialect_for()
     if dialect.revoke_in_one_statement:
         params = [list(ids), connection.ops.adapt_datetimefield_value(revoked_at), REVOKED_BY_JOB, job_id]
         with connection.cursor() as cursor:
             cursor.execute(dialect.revoke_chunk_sql(), params)
-            return cursor.rowcount
-    with connection.cursor() as cursor:
-        cursor.execute(dialect.revoke_update_sql(len(ids)), list(ids))
-        revoked = sorted(row[0] for row in cursor.fetchall())
-    if not revoked:
-        return 0  # revoked or changed by someone else since they were collected
-    recorded = revocations_insert(ids=revoked, revoked_at=revoked_at, job_id=job_id)
-    if recorded != len(revoked):
-        raise RevokeMismatch(f"revoked {len(revoked)} requests but recorded {recorded}; rolled back")
+            recorded = cursor.rowcount
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(dialect.revoke_update_sql(len(ids)), list(ids))
+            revoked = sorted(row[0] for row in cursor.fetchall())
+        if not revoked:
+            return 0  # revoked or changed by someone else since they were collected
+        recorded = revocations_insert(ids=revoked, revoked_at=revoked_at, job_id=job_id)
+        if recorded != len(revoked):
+            raise RevokeMismatch(f"revoked {len(revoked)} requests but recorded {recorded}; rolled back")
+    if recorded:
+        revocation_events_insert(ids=ids, job_id=job_id)
     return recorded
+
+
+def revocation_events_insert(*, ids: list[int], job_id: str) -> int:
+    """The audit trail's "Revoked" event of each request of `ids` this run recorded in
+    RevokedAccess, one INSERT … SELECT. Call inside the chunk's transaction, after its
+    RevokedAccess rows. Returns the rows written."""
+    with connection.cursor() as cursor:
+        cursor.execute(dialect_for().revocation_events_insert_sql(len(ids)), [EXPIRED_REASON, job_id, *ids])
+        return cursor.rowcount
 
 
 def _revoke(lock: JobLock) -> RevokeResult:

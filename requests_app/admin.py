@@ -1,7 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.utils import formats, timezone
 
-from requests_app.models import ExpiryNotification, RevokedAccess, UserAccessRequest
+from requests_app import services
+from requests_app.forms import ExtendForm, RevokeForm
+from requests_app.models import AccessEvent, ExpiryNotification, RevokedAccess, UserAccessRequest
 
 
 def _when(value) -> str:
@@ -10,9 +13,9 @@ def _when(value) -> str:
 
 @admin.register(UserAccessRequest)
 class UserAccessRequestAdmin(admin.ModelAdmin):
-    """Requests are created on the Create Request page (generated Request_Id, validation)
-    and revoked by the revoke job (with its RevokedAccess row), so here the identity,
-    status and creation time are read-only."""
+    """Requests are created on the Create Request page (generated Request_Id, validation),
+    extended and revoked through the services (the actions here, with their audit events),
+    so the identity, status, creation time and expiry are read-only."""
 
     list_display = (
         "request_id",
@@ -27,7 +30,8 @@ class UserAccessRequestAdmin(admin.ModelAdmin):
     list_filter = ("status", "created_at")
     search_fields = ("request_id", "requestor_email", "requestor_name", "resource_name")
     ordering = ("-created_at", "-id")
-    readonly_fields = ("request_id", "status", "created_at")
+    readonly_fields = ("request_id", "status", "created_at", "expires_on")
+    actions = ("extend_selected", "revoke_selected")
     fields = (
         "request_id",
         "status",
@@ -56,6 +60,62 @@ class UserAccessRequestAdmin(admin.ModelAdmin):
         rv = getattr(obj, "revocation", None)
         return f"{_when(rv.revoked_dt)} by {rv.revoked_by}" if rv else "—"
 
+    def _bulk(self, request, queryset, *, form_class, change, actor: str, title: str, done: str):
+        """An action with a form: the first POST shows it, the second (with "apply") runs
+        `change` on each selected request, each in its own transaction."""
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            changed, refused = 0, []
+            for request_id in queryset.order_by("id").values_list("request_id", flat=True):
+                try:
+                    change(request_id=request_id, **{actor: request.user.get_username()}, **form.cleaned_data)
+                    changed += 1
+                except (services.AccessRequestNotActive, ValueError) as exc:
+                    refused.append(f"{request_id}: {exc}")
+            self.message_user(
+                request, f"{done} {changed} request{'' if changed == 1 else 's'}.", messages.SUCCESS
+            )
+            if refused:
+                self.message_user(request, "Not changed: " + "; ".join(refused), messages.WARNING)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/requests_app/bulk_change.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "form": form,
+                "queryset": queryset,
+                "action": request.POST.get("action"),
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    @admin.action(description="Extend selected requests", permissions=["change"])
+    def extend_selected(self, request, queryset):
+        return self._bulk(
+            request,
+            queryset,
+            form_class=ExtendForm,
+            change=services.access_request_extend,
+            actor="extended_by",
+            title="Extend requests",
+            done="Extended",
+        )
+
+    @admin.action(description="Revoke selected requests now", permissions=["change"])
+    def revoke_selected(self, request, queryset):
+        return self._bulk(
+            request,
+            queryset,
+            form_class=RevokeForm,
+            change=services.access_request_revoke,
+            actor="revoked_by",
+            title="Revoke requests now",
+            done="Revoked",
+        )
+
 
 class HistoryAdmin(admin.ModelAdmin):
     """History written by the jobs: viewable, never added, edited or deleted here."""
@@ -79,7 +139,7 @@ class HistoryAdmin(admin.ModelAdmin):
 
 @admin.register(ExpiryNotification)
 class ExpiryNotificationAdmin(HistoryAdmin):
-    list_display = ("request_ref", "notification_type", "sent_to", "sent_at", "job_id")
+    list_display = ("request_ref", "notification_type", "sent_to", "sent_at", "expires_on", "job_id")
     list_filter = ("notification_type", "sent_at")
     search_fields = ("request__request_id", "sent_to", "job_id")
     ordering = ("-sent_at", "-id")
@@ -91,3 +151,11 @@ class RevokedAccessAdmin(HistoryAdmin):
     list_filter = ("revoked_by", "revoked_dt")
     search_fields = ("request__request_id", "request__requestor_email", "revoked_by", "job_id")
     ordering = ("-revoked_dt", "-id")
+
+
+@admin.register(AccessEvent)
+class AccessEventAdmin(HistoryAdmin):
+    list_display = ("occurred_at", "request_ref", "event_type", "actor", "job_id", "reason")
+    list_filter = ("event_type", "occurred_at")
+    search_fields = ("request__request_id", "actor", "job_id", "reason")
+    ordering = ("-occurred_at", "-id")

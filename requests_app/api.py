@@ -1,8 +1,9 @@
 """JSON API for access requests, with the seed's paths and camelCase field names.
 
-GET/POST /api/access-requests (list with the README's filters and sort / create one),
-GET /api/access-requests/pending-expiry. Lists are JSON arrays in pages (?page=, ?pageSize=
-up to 500) with X-Total-Count, X-Page, X-Page-Size, X-Total-Pages and Link headers.
+GET/POST /api/access-requests (list with the README's filters and sort, ?format=csv / create
+one), GET /api/access-requests/pending-expiry, POST /api/access-requests/<requestId>/extend and
+/revoke. Lists are JSON arrays in pages (?page=, ?pageSize= up to 500) with X-Total-Count,
+X-Page, X-Page-Size, X-Total-Pages and Link headers.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from django.http import HttpRequest, JsonResponse
 from django.views.csrf import csrf_failure as default_csrf_failure
 
 from accessmgr.db import db_now
-from accessmgr.http import api_view, json_body, json_error, page_number
-from requests_app import selectors, services
-from requests_app.forms import AccessRequestForm, RequestListForm
+from accessmgr.http import api_permission, api_view, json_body, json_error, page_number
+from requests_app import exports, selectors, services
+from requests_app.auth import CHANGE_PERMISSION
+from requests_app.forms import AccessRequestForm, ExtendForm, RequestListForm, RevokeForm
 from requests_app.models import UserAccessRequest
 
 API_PAGE_SIZE = 100
@@ -31,7 +33,6 @@ CREATE_FIELDS = {
     "duration": "duration",
     "customDate": "custom_date",
 }
-FIELD_NAMES = {form_name: camel for camel, form_name in CREATE_FIELDS.items()}
 
 
 def access_request_json(r: UserAccessRequest, *, revocation: bool = True) -> dict:
@@ -104,17 +105,21 @@ def _access_request_list(request: HttpRequest) -> JsonResponse:
     page_no, page_size = _page_params(request, errors)
     if errors:
         return json_error("Invalid query parameters.", status=400, errors=errors)
+    if request.GET.get("format") == "csv":  # every page, streamed
+        queryset = selectors.access_request_filtered(filters=form.filters(), now=db_now())
+        return exports.access_requests_csv(queryset, filename="access-requests.csv")
     page = selectors.access_request_list(
         filters=form.filters(), now=db_now(), page=page_no, per_page=page_size, clamp=False
     )
     return _paged_response(request, page)
 
 
-@json_body
-def _access_request_create(request: HttpRequest) -> JsonResponse:
+def _bound_form(form_class, data: dict, fields: dict[str, str]):
+    """(the form bound to the camelCase `fields` of `data`, errors as camelCase field →
+    messages). A duration may be a number; every other value must be a string."""
     form_data, errors = {}, {}
-    for camel, name in CREATE_FIELDS.items():
-        value = request.json.get(camel)
+    for camel, name in fields.items():
+        value = data.get(camel)
         if value is None:
             continue
         if camel == "duration" and isinstance(value, int) and not isinstance(value, bool):
@@ -123,16 +128,81 @@ def _access_request_create(request: HttpRequest) -> JsonResponse:
             errors[camel] = ["Must be a string."]
             continue
         form_data[name] = value
-    form = AccessRequestForm(form_data)
+    form = form_class(form_data)
     if not form.is_valid() or errors:
+        names = {form_name: camel for camel, form_name in fields.items()}
         for name, messages in form.errors.items():
-            errors.setdefault(FIELD_NAMES.get(name, name), list(messages))
+            errors.setdefault(names.get(name, name), list(messages))
+    return form, errors
+
+
+@json_body
+def _access_request_create(request: HttpRequest) -> JsonResponse:
+    form, errors = _bound_form(AccessRequestForm, request.json, CREATE_FIELDS)
+    if errors:
         return json_error("The request has invalid fields.", status=400, errors=errors)
     try:
-        obj = services.access_request_create(**form.cleaned_data)
+        obj = services.access_request_create(**form.cleaned_data, created_by=request.user.get_username())
     except ValueError as exc:
         return json_error("The request has invalid fields.", status=400, errors={"customDate": [str(exc)]})
     return JsonResponse(access_request_json(obj), status=201)
+
+
+EXTEND_FIELDS = {"duration": "duration", "customDate": "custom_date", "reason": "reason"}
+REVOKE_FIELDS = {"reason": "reason"}
+CHANGE_DENIED = "You do not have permission to change access requests."
+
+
+def _change(
+    request: HttpRequest, request_id: str, *, form_class, fields: dict, change, actor: str
+) -> JsonResponse:
+    """A JSON change to one request: 200 with the request; 400 field errors, 404 unknown id,
+    409 not Active. Nothing changes on an error."""
+    if not UserAccessRequest.objects.filter(request_id=request_id).exists():
+        return json_error(f"No access request {request_id}.", status=404)
+    form, errors = _bound_form(form_class, request.json, fields)
+    if errors:
+        return json_error("The request has invalid fields.", status=400, errors=errors)
+    try:
+        obj = change(request_id=request_id, **{actor: request.user.get_username()}, **form.cleaned_data)
+    except services.AccessRequestNotActive as exc:
+        return json_error(str(exc), status=409)
+    except UserAccessRequest.DoesNotExist:
+        return json_error(f"No access request {request_id}.", status=404)
+    except ValueError as exc:  # the database clock passed a custom date the form accepted
+        return json_error("The request has invalid fields.", status=400, errors={"customDate": [str(exc)]})
+    obj = UserAccessRequest.objects.select_related("revocation").get(pk=obj.pk)
+    return JsonResponse(access_request_json(obj))
+
+
+@api_view("POST")
+@api_permission(CHANGE_PERMISSION, CHANGE_DENIED)
+@json_body
+def access_request_extend(request: HttpRequest, request_id: str) -> JsonResponse:
+    """POST {"duration", "customDate", "reason"} → 200 with the extended request."""
+    return _change(
+        request,
+        request_id,
+        form_class=ExtendForm,
+        fields=EXTEND_FIELDS,
+        change=services.access_request_extend,
+        actor="extended_by",
+    )
+
+
+@api_view("POST")
+@api_permission(CHANGE_PERMISSION, CHANGE_DENIED)
+@json_body
+def access_request_revoke(request: HttpRequest, request_id: str) -> JsonResponse:
+    """POST {"reason"} → 200 with the revoked request; 409 when it is already Revoked."""
+    return _change(
+        request,
+        request_id,
+        form_class=RevokeForm,
+        fields=REVOKE_FIELDS,
+        change=services.access_request_revoke,
+        actor="revoked_by",
+    )
 
 
 @api_view("GET")

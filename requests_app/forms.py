@@ -1,5 +1,7 @@
 """Validation only. The same form checks the Create Request page and the JSON API."""
 
+from datetime import datetime, timedelta
+
 from django import forms
 from django.utils import timezone
 
@@ -12,7 +14,14 @@ from requests_app.selectors import (
     RequestFilters,
     search_clean,
 )
-from requests_app.services import CUSTOM, DURATION_DAYS, NEVER, custom_date_expires_on
+from requests_app.services import (
+    CUSTOM,
+    DURATION_DAYS,
+    NEVER,
+    REASON_MAX_LENGTH,
+    custom_date_expires_on,
+    custom_date_start,
+)
 
 
 def _max_length(name: str) -> int:
@@ -26,20 +35,9 @@ DURATION_CHOICES = [
 ]
 
 
-class AccessRequestForm(forms.Form):
-    requestor_name = forms.CharField(label="Requestor name", max_length=_max_length("requestor_name"))
-    requestor_email = forms.EmailField(label="Requestor email", max_length=_max_length("requestor_email"))
-    resource_name = forms.CharField(
-        label="Resource",
-        max_length=_max_length("resource_name"),
-        help_text="What the access is for, e.g. “Production database (read-only)”.",
-    )
-    justification = forms.CharField(
-        label="Justification",
-        max_length=_max_length("justification"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
+class ExpiryForm(forms.Form):
+    """The expiry choice (a duration, never, or a custom date), shared by Create and Extend."""
+
     duration = forms.ChoiceField(
         label="Duration",
         choices=DURATION_CHOICES,
@@ -74,6 +72,66 @@ class AccessRequestForm(forms.Form):
         ):
             self.add_error("custom_date", "Pick a date for a custom duration.")
         return cleaned
+
+
+class AccessRequestForm(ExpiryForm):
+    field_order = ["requestor_name", "requestor_email", "resource_name", "justification", "duration"]
+
+    requestor_name = forms.CharField(label="Requestor name", max_length=_max_length("requestor_name"))
+    requestor_email = forms.EmailField(label="Requestor email", max_length=_max_length("requestor_email"))
+    resource_name = forms.CharField(
+        label="Resource",
+        max_length=_max_length("resource_name"),
+        help_text="What the access is for, e.g. “Production database (read-only)”.",
+    )
+    justification = forms.CharField(
+        label="Justification",
+        max_length=_max_length("justification"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+def _reason_field() -> forms.CharField:
+    return forms.CharField(
+        label="Reason",
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Give a reason."},
+    )
+
+
+class ExtendForm(ExpiryForm):
+    field_order = ["duration", "custom_date", "reason"]
+
+    reason = _reason_field()
+
+
+class RevokeForm(forms.Form):
+    reason = _reason_field()
+
+
+class AuditExportForm(forms.Form):
+    """The audit export's date range: events from the start of `from` to the end of `to`
+    (TIME_ZONE days), either optional."""
+
+    date_from = forms.DateField(required=False, label="From")
+    date_to = forms.DateField(required=False, label="To")
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", "The end of the range is before its start.")
+        return cleaned
+
+    def bounds(self) -> tuple[datetime | None, datetime | None]:
+        """(since, until) for selectors.access_event_list; call after is_valid()."""
+        start, end = self.cleaned_data.get("date_from"), self.cleaned_data.get("date_to")
+        return (
+            custom_date_start(start) if start else None,
+            custom_date_start(end + timedelta(days=1)) if end else None,
+        )
 
 
 class RequestListForm(forms.Form):

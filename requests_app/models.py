@@ -60,12 +60,16 @@ class ExpiryNotification(models.Model):
     sent_at = models.DateTimeField(db_column="Sent_At")
     sent_to = models.EmailField(max_length=254, db_column="Sent_To")
     job_id = models.CharField(max_length=36, null=True, blank=True, db_column="Job_Id")
+    # The request's expiry the notice was about: an extension re-arms the reminders.
+    # Nullable for the original system's INSERT, which does not know it; accessmgr sets it.
+    expires_on = models.DateTimeField(null=True, db_column="Expires_On")
 
     class Meta:
         db_table = "ExpiryNotification"
         constraints = [
             models.UniqueConstraint(
-                fields=["request", "notification_type"], name="expirynotification_request_type_uniq"
+                fields=["request", "notification_type", "expires_on"],
+                name="expirynotification_request_type_expiry_uniq",
             )
         ]
 
@@ -92,3 +96,40 @@ class RevokedAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id} revoked by {self.revoked_by}"
+
+
+class AccessEvent(models.Model):
+    """The audit trail: one row per change or notice, append-only, written in the same
+    transaction as what it records. `actor` is a username or the job's name; `job_id` the
+    run that did it, if a job did."""
+
+    class Type(models.TextChoices):
+        CREATED = "Created"
+        EXTENDED = "Extended"
+        REVOKED = "Revoked"  # by hand (job_id empty) or by the revoke job (job_id set)
+        REMINDER_SENT = "Reminder Sent"
+        ACCESS_ENDED_SENT = "Access Ended Sent"
+
+    id = models.BigAutoField(primary_key=True, db_column="Id")
+    request = models.ForeignKey(
+        UserAccessRequest,
+        to_field="request_id",
+        db_column="Request_Id",
+        on_delete=models.CASCADE,
+        related_name="events",
+    )
+    event_type = models.CharField(max_length=30, choices=Type.choices, db_column="Event_Type")
+    occurred_at = models.DateTimeField(db_column="Occurred_At")
+    actor = models.CharField(max_length=200, db_column="Actor")
+    job_id = models.CharField(max_length=36, null=True, blank=True, db_column="Job_Id")
+    reason = models.CharField(max_length=500, blank=True, default="", db_column="Reason")
+    old_expires_on = models.DateTimeField(null=True, blank=True, db_column="Old_Expires_On")
+    new_expires_on = models.DateTimeField(null=True, blank=True, db_column="New_Expires_On")
+    detail = models.CharField(max_length=300, blank=True, default="", db_column="Detail")
+
+    class Meta:
+        db_table = "AccessEvent"
+        indexes = [models.Index(fields=["occurred_at", "id"], name="accessevent_occurred_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.request_id} by {self.actor}"

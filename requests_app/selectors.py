@@ -16,7 +16,7 @@ from django.core.paginator import EmptyPage, Page, Paginator
 from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet, Subquery
 
-from requests_app.models import RevokedAccess, UserAccessRequest
+from requests_app.models import AccessEvent, ExpiryNotification, RevokedAccess, UserAccessRequest
 
 PAGE_SIZE = 50
 SEARCH_MAX_LENGTH = 254
@@ -160,6 +160,30 @@ def _counts_cached(*, base: QuerySet, search: str, max_age: float) -> dict[str, 
     return by_status
 
 
+def _matching(base: QuerySet, filters: RequestFilters, now: datetime) -> QuerySet:
+    matching = base.filter(status=filters.status) if filters.status else base
+    if filters.overdue or filters.expiring_within_days:
+        matching = matching.filter(status=UserAccessRequest.Status.ACTIVE)
+        if filters.overdue:
+            matching = matching.filter(expires_on__lte=now)
+        if filters.expiring_within_days:
+            days = timedelta(days=filters.expiring_within_days)
+            matching = matching.filter(expires_on__gt=now, expires_on__lte=now + days)
+    return matching
+
+
+def _searched(filters: RequestFilters) -> QuerySet:
+    search = search_clean(filters.search)
+    base = UserAccessRequest.objects.all()
+    return base.filter(search_filter(search)) if search else base
+
+
+def access_request_filtered(*, filters: RequestFilters, now: datetime) -> QuerySet[UserAccessRequest]:
+    """Every request matching `filters`, in its sort order, with its revocation (the exports)."""
+    matching = _matching(_searched(filters), filters, now)
+    return matching.select_related("revocation").order_by(*_ordering(filters.sort))
+
+
 def access_request_list(
     *,
     filters: RequestFilters = RequestFilters(),
@@ -177,10 +201,8 @@ def access_request_list(
     come from the cache (REQUESTS_COUNTS_CACHE_SECONDS). Raises KeyError for an unknown sort.
     """
     ordering = _ordering(filters.sort)
-    base = UserAccessRequest.objects.all()
+    base = _searched(filters)
     search = search_clean(filters.search)
-    if search:
-        base = base.filter(search_filter(search))
     by_status = _counts_cached(base=base, search=search, max_age=counts_max_age)
     counts = {
         "total": sum(by_status.values()),
@@ -188,14 +210,8 @@ def access_request_list(
         "revoked": by_status.get(UserAccessRequest.Status.REVOKED, 0),
     }
 
-    matching = base.filter(status=filters.status) if filters.status else base
+    matching = _matching(base, filters, now)
     if filters.overdue or filters.expiring_within_days:
-        matching = matching.filter(status=UserAccessRequest.Status.ACTIVE)
-        if filters.overdue:
-            matching = matching.filter(expires_on__lte=now)
-        if filters.expiring_within_days:
-            days = timedelta(days=filters.expiring_within_days)
-            matching = matching.filter(expires_on__gt=now, expires_on__lte=now + days)
         total = matching.count()
     elif filters.status:
         total = by_status.get(filters.status, 0)
@@ -224,3 +240,35 @@ def access_request_pending_expiry_list(
     queryset = access_request_expired(now=now)
     rows = _DeferredJoin(queryset, ordering=list(queryset.query.order_by), total=queryset.count())
     return _page(Paginator(rows, per_page), page, clamp=clamp)
+
+
+@dataclass
+class RequestDetail:
+    """One request with everything its page shows."""
+
+    request: UserAccessRequest
+    notifications: list[ExpiryNotification]
+    events: list[AccessEvent]
+
+
+def access_request_detail(*, request_id: str) -> RequestDetail:
+    """The request, its revocation, the notices sent for it and its audit history (oldest
+    first). Three queries. Raises UserAccessRequest.DoesNotExist."""
+    obj = UserAccessRequest.objects.select_related("revocation").get(request_id=request_id)
+    return RequestDetail(
+        request=obj,
+        notifications=list(obj.notifications.order_by("sent_at", "id")),
+        events=list(obj.events.order_by("occurred_at", "id")),
+    )
+
+
+def access_event_list(
+    *, since: datetime | None = None, until: datetime | None = None
+) -> QuerySet[AccessEvent]:
+    """Audit events with since <= Occurred_At < until (either bound optional), oldest first."""
+    events = AccessEvent.objects.order_by("occurred_at", "id")
+    if since is not None:
+        events = events.filter(occurred_at__gte=since)
+    if until is not None:
+        events = events.filter(occurred_at__lt=until)
+    return events

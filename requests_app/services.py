@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accessmgr.db import db_now
-from requests_app.models import NEVER_EXPIRES, UserAccessRequest
+from requests_app.models import NEVER_EXPIRES, AccessEvent, RevokedAccess, UserAccessRequest
 
 logger = logging.getLogger("requests_app.services")
 
@@ -21,6 +21,17 @@ CUSTOM = "custom"
 DURATIONS = tuple(str(d) for d in DURATION_DAYS) + (NEVER, CUSTOM)
 # A custom date must leave room below the "never" sentinel (9999-12-31).
 CUSTOM_DATE_MAX = date(9999, 12, 30)
+REASON_MAX_LENGTH = AccessEvent._meta.get_field("reason").max_length
+
+
+class AccessRequestNotActive(Exception):
+    """Extend or revoke asked of a request that is no longer Active; the text is for the user."""
+
+    def __init__(self, access_request: UserAccessRequest):
+        self.access_request = access_request
+        super().__init__(
+            f"Request {access_request.request_id} is {access_request.status}: only Active requests can change."
+        )
 
 
 def custom_date_start(value: date) -> datetime:
@@ -65,8 +76,9 @@ def access_request_create(
     justification: str = "",
     duration: str,
     custom_date: date | None = None,
+    created_by: str = "",
 ) -> UserAccessRequest:
-    """Create an Active request. Times come from the database clock.
+    """Create an Active request and its "Created" event. Times come from the database clock.
 
     The Request_Id (REQ-<year>-<6 digits>) derives from the row's identity, so it is
     unique under any number of concurrent creators on every backend: the row is
@@ -87,6 +99,13 @@ def access_request_create(
         )
         obj.request_id = request_id_format(year=now.year, pk=obj.pk)
         UserAccessRequest.objects.filter(pk=obj.pk).update(request_id=obj.request_id)
+        access_event_record(
+            request_id=obj.request_id,
+            event_type=AccessEvent.Type.CREATED,
+            at=now,
+            actor=created_by,
+            new_expires_on=expires_on,
+        )
     logger.info(
         "request created requestId=%s email=%s resource=%s expiresOn=%s",
         obj.request_id,
@@ -95,3 +114,109 @@ def access_request_create(
         expires_on.isoformat(),
     )
     return obj
+
+
+def access_event_record(
+    *,
+    request_id: str,
+    event_type: str,
+    at: datetime,
+    actor: str,
+    job_id: str | None = None,
+    reason: str = "",
+    old_expires_on: datetime | None = None,
+    new_expires_on: datetime | None = None,
+    detail: str = "",
+) -> AccessEvent:
+    """Append one event to the audit trail. Call it inside the transaction of the change it
+    records; `at` is a database-clock time."""
+    return AccessEvent.objects.create(
+        request_id=request_id,
+        event_type=event_type,
+        occurred_at=at,
+        actor=actor[:200],
+        job_id=job_id,
+        reason=reason,
+        old_expires_on=old_expires_on,
+        new_expires_on=new_expires_on,
+        detail=detail[:300],
+    )
+
+
+def _reason_clean(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("Give a reason.")
+    if len(reason) > REASON_MAX_LENGTH:
+        raise ValueError(f"The reason may have at most {REASON_MAX_LENGTH} characters.")
+    return reason
+
+
+def _active_for_update(request_id: str) -> UserAccessRequest:
+    obj = UserAccessRequest.objects.select_for_update().get(request_id=request_id)
+    if obj.status != UserAccessRequest.Status.ACTIVE:
+        raise AccessRequestNotActive(obj)
+    return obj
+
+
+def access_request_extend(
+    *, request_id: str, duration: str, custom_date: date | None = None, reason: str, extended_by: str
+) -> UserAccessRequest:
+    """Give an Active request a new expiry (a duration from now, a custom date, or never)
+    and record the "Extended" event with the old and new expiry, in one transaction.
+
+    Raises UserAccessRequest.DoesNotExist, AccessRequestNotActive, or ValueError (an
+    unknown duration, a date not in the future, a missing or too-long reason)."""
+    reason = _reason_clean(reason)
+    with transaction.atomic():
+        now = db_now()
+        expires_on = access_request_expires_on(duration=duration, custom_date=custom_date, now=now)
+        obj = _active_for_update(request_id)
+        old_expires_on = obj.expires_on
+        UserAccessRequest.objects.filter(pk=obj.pk).update(expires_on=expires_on)
+        obj.expires_on = expires_on
+        access_event_record(
+            request_id=obj.request_id,
+            event_type=AccessEvent.Type.EXTENDED,
+            at=now,
+            actor=extended_by,
+            reason=reason,
+            old_expires_on=old_expires_on,
+            new_expires_on=expires_on,
+        )
+    logger.info(
+        "request extended requestId=%s by=%s from=%s to=%s",
+        request_id,
+        extended_by,
+        old_expires_on.isoformat(),
+        expires_on.isoformat(),
+    )
+    return obj
+
+
+def access_request_revoke(*, request_id: str, reason: str, revoked_by: str) -> UserAccessRequest:
+    """Revoke an Active request now: Status 'Revoked', its RevokedAccess row (Revoked_By =
+    `revoked_by`, no Job_Id) and the "Revoked" event, in one transaction.
+
+    A revoke job running at the same time cannot revoke it too: the UPDATE is conditional
+    on Status = 'Active' (whoever changes the row first wins; the other changes nothing),
+    and the RevokedAccess unique key refuses a second row whatever happens.
+    Raises UserAccessRequest.DoesNotExist, AccessRequestNotActive, or ValueError (reason)."""
+    reason = _reason_clean(reason)
+    with transaction.atomic():
+        now = db_now()
+        active = UserAccessRequest.objects.filter(
+            request_id=request_id, status=UserAccessRequest.Status.ACTIVE
+        )
+        if not active.update(status=UserAccessRequest.Status.REVOKED):
+            raise AccessRequestNotActive(UserAccessRequest.objects.get(request_id=request_id))
+        RevokedAccess.objects.create(request_id=request_id, revoked_dt=now, revoked_by=revoked_by[:200])
+        access_event_record(
+            request_id=request_id,
+            event_type=AccessEvent.Type.REVOKED,
+            at=now,
+            actor=revoked_by,
+            reason=reason,
+        )
+    logger.info("request revoked requestId=%s by=%s", request_id, revoked_by)
+    return UserAccessRequest.objects.select_related("revocation").get(request_id=request_id)

@@ -118,6 +118,21 @@ def take_all(base_url: str) -> None:
         page.goto("/requests/pending-expiry/")
         shoot(page, "pending-expiry")
 
+        # A request's page (Kenji Tanaka's: 5 days left, its 30-Day Reminder sent), then
+        # extended and revoked by hand, with both in its history.
+        page.goto("/requests/REQ-DEMO-0008/")
+        shoot(page, "request-detail")
+        page.get_by_label("Duration").select_option(label="90 days")
+        page.locator("#extend-h + form").get_by_label("Reason").fill(
+            "The workflow migration runs another quarter."
+        )
+        page.get_by_role("button", name="Extend").click()
+        page.get_by_text("Revoke now…").click()
+        page.locator("details form").get_by_label("Reason").fill("Moved to the platform team.")
+        page.get_by_role("button", name="Confirm: revoke REQ-DEMO-0008").click()
+        expect(page.locator("h1 .badge")).to_have_text("Revoked")
+        shoot(page, "request-detail-history")
+
         # Revoke Expired: the page, the banner a second tab shows while a run holds the lock, the result.
         page.goto("/jobs/revoke-expired/")
         shoot(page, "revoke-expired")

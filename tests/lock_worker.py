@@ -117,6 +117,37 @@ def fuzz_worker(env: dict, job_key: str, increments: int, counter_path: str, bar
         results.put(("error", os.getpid(), traceback.format_exc()))
 
 
+def revoke_race_worker(env: dict, role: str, request_ids: list[str], rounds: int, barrier, results) -> None:
+    """The access lifecycle's race: each round, after the barrier, role "hand" revokes
+    `request_ids[round]` one by one with access_request_revoke while role "job" runs the
+    revoke job over the same (expired) requests. Reports what each side did."""
+    try:
+        _setup({**env, "REVOKE_DELAY_SECONDS": "0", "REVOKE_CHUNK_SIZE": "1"})
+        from django.db import connection
+
+        from jobs.revoke import revoke_expired_run
+        from requests_app.services import AccessRequestNotActive, access_request_revoke
+
+        for round_no in range(rounds):
+            barrier.wait(BARRIER_TIMEOUT)
+            if role == "job":
+                done = revoke_expired_run(triggered_by="race")["revokedCount"]
+            else:
+                done = 0
+                for request_id in request_ids[round_no]:
+                    try:
+                        access_request_revoke(request_id=request_id, reason="race", revoked_by="hand")
+                        done += 1
+                    except AccessRequestNotActive:
+                        pass
+            results.put((role, round_no, done, None))
+        connection.close()
+        results.put(("done", None, os.getpid(), None))
+    except BaseException:
+        barrier.abort()
+        results.put(("error", None, os.getpid(), traceback.format_exc()))
+
+
 def _say(**fields) -> None:
     print(json.dumps(fields), flush=True)
 

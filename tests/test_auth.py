@@ -8,7 +8,11 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accessmgr import urls as root_urls
 
-SAMPLE_KWARGS = {"job": "revoke", "job_id": "00000000-0000-0000-0000-000000000000"}
+SAMPLE_KWARGS = {
+    "job": "revoke",
+    "job_id": "00000000-0000-0000-0000-000000000000",
+    "request_id": "REQ-2026-000001",
+}
 
 
 def app_urls() -> list[str]:

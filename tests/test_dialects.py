@@ -18,7 +18,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from jobs.dialects import DIALECTS, Dialect, dialect_for
+from jobs.dialects import DIALECTS, EVENT_COLUMNS, Dialect, dialect_for
 from jobs.management.commands.sqlserver_schema import sqlserver_connection
 from jobs.models import JOB_MODELS
 
@@ -34,7 +34,14 @@ SCHEMA_SQL = ROOT / "docs" / "sqlserver-schema.sql"
 NOT_SQL = {"vendor", "quote"}
 # Functions that give the server's local time: the lock must never use them.
 LOCAL_TIME = re.compile(r"\b(GETDATE|SYSDATETIME|SYSDATETIMEOFFSET|CURRENT_TIMESTAMP|GETUTCDATE)\b", re.I)
-SAMPLE_LITERALS = ["'0f8fad5b-d9cb-469f-a165-70867728950e'", "'web-1:4242'", "'alice'", "'extra'"]
+SAMPLE_LITERALS = [
+    "'0f8fad5b-d9cb-469f-a165-70867728950e'",
+    "'web-1:4242'",
+    "'alice'",
+    "'extra'",
+    "'2026-12-31 00:00:00'",
+    "'detail'",
+]
 SAMPLE_ARGUMENTS = {"table": JOB_TABLES, "count": [3], "lock_timeout_ms": [600000]}
 
 
@@ -86,6 +93,7 @@ def test_every_microsoft_string_is_collected():
     assert {"now", "ago", "lock_hint"} <= set(texts)
     assert {f"acquire_sql({t})" for t in JOB_TABLES} <= set(texts)
     assert {"revocations_insert_sql(3)", "revoke_update_sql(3)", "notification_insert_sql()"} <= set(texts)
+    assert {"access_event_insert_sql()", "revocation_events_insert_sql(3)"} <= set(texts)
 
 
 @pytest.mark.parametrize("name", sorted(microsoft_strings()))
@@ -286,12 +294,12 @@ def test_a_database_without_returning_is_refused(monkeypatch):
         dialect_for(connection)
 
 
-NOTIFICATION_COLUMNS = ["Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id"]
+NOTIFICATION_COLUMNS = ["Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id", "Expires_On"]
 
 
 def test_notification_insert_on_sql_server_outputs_sent_at_from_sysutcdatetime():
     sql = MICROSOFT.notification_insert_sql()
-    assert sql.count("%s") == 4
+    assert sql.count("%s") == 5
     insert = parse_tsql(fill_placeholders(sql))
     assert isinstance(insert, exp.Insert)
     assert insert.this.this.name == "ExpiryNotification"
@@ -306,11 +314,49 @@ def test_notification_insert_on_sql_server_outputs_sent_at_from_sysutcdatetime()
 )
 def test_notification_insert_returns_sent_at(dialect, read):
     sql = dialect.notification_insert_sql()
-    assert sql.count("%s") == 4
+    assert sql.count("%s") == 5
     (insert,) = sqlglot.parse(sql.replace("%s", "'x'").replace("%%", "%"), read=read)
     assert isinstance(insert, exp.Insert)
     assert [c.name for c in insert.this.expressions] == NOTIFICATION_COLUMNS
     assert [c.name for c in insert.args["returning"].expressions] == ["Sent_At"]
+
+
+def test_access_event_insert_is_one_row_at_sysutcdatetime():
+    sql = MICROSOFT.access_event_insert_sql()
+    assert sql.count("%s") == 6
+    insert = parse_tsql(fill_placeholders(sql))
+    assert isinstance(insert, exp.Insert)
+    assert insert.this.this.name == "AccessEvent"
+    columns = [c.name for c in insert.this.expressions]
+    assert columns == list(EVENT_COLUMNS)
+    (row,) = insert.expression.expressions
+    assert function_names(row.expressions[columns.index("Occurred_At")]) == {"SYSUTCDATETIME"}
+
+
+def test_revocation_events_insert_is_one_insert_select_of_this_runs_revocations():
+    from jobs.revoke import MAX_CHUNK_IDS
+    from requests_app.models import AccessEvent
+
+    sql = MICROSOFT.revocation_events_insert_sql(3)
+    assert sql.count("%s") == 5  # reason, job id, then the 3 ids
+    tree = parse_tsql(fill_placeholders(sql, numbers=True))
+    assert isinstance(tree, exp.Insert)
+    assert tree.this.this.name == "AccessEvent"
+    assert [c.name for c in tree.this.expressions] == list(EVENT_COLUMNS)
+    select = tree.expression
+    assert isinstance(select, exp.Select)
+    assert len(select.expressions) == len(EVENT_COLUMNS)
+    assert select.expressions[1].this == AccessEvent.Type.REVOKED  # the Event_Type literal
+    assert select.args["from_"].this.name == "RevokedAccess"
+    (join,) = select.args["joins"]
+    assert join.this.name == "UserAccessRequest"
+    where = select.args["where"].this
+    assert isinstance(where, exp.And)
+    assert isinstance(where.expression, exp.In) and len(where.expression.expressions) == 3
+    assert where.this.this.name == "Job_Id"  # only this run's RevokedAccess rows
+    assert MICROSOFT.revocation_events_insert_sql(MAX_CHUNK_IDS).count("%s") < 2100
+    with pytest.raises(ValueError):
+        MICROSOFT.revocation_events_insert_sql(0)
 
 
 def test_lock_hint_parses_as_a_table_hint():
@@ -335,6 +381,7 @@ def test_schema_sql_parses_and_creates_every_seed_table():
         "UserAccessRequest",
         "RevokedAccess",
         "ExpiryNotification",
+        "AccessEvent",
         "NotificationJobRun",
         "NotificationFailure",
         "RevokeExpiredJobRun",

@@ -25,3 +25,16 @@ def time_tag(value: datetime | None, precision: str = "") -> str:
     if precision:
         shown += f":{value.second:02d}"
     return format_html('<time datetime="{}">{} {}</time>', value.isoformat(), shown, value.tzname() or "")
+
+
+@register.simple_tag
+def expiry_phrase(access_request, now: datetime) -> str:
+    """ "Never", "Overdue", "today", "in 1 day", "in 5 days" — how an expiry reads at `now`."""
+    if access_request.never_expires:
+        return "Never"
+    if access_request.expires_on <= now:
+        return "Overdue" if access_request.status == "Active" else "Ended"
+    days = (access_request.expires_on - now).days
+    if days == 0:
+        return "in less than a day"
+    return f"in {days} day{'' if days == 1 else 's'}"

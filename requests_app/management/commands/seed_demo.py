@@ -157,7 +157,13 @@ class Command(BaseCommand):
                 request=obj, revoked_dt=now - demo.revoked_ago, revoked_by=demo.revoked_by
             )
         ExpiryNotification.objects.bulk_create(
-            ExpiryNotification(request=obj, notification_type=kind, sent_at=now - ago, sent_to=demo.email)
+            ExpiryNotification(
+                request=obj,
+                notification_type=kind,
+                sent_at=now - ago,
+                sent_to=demo.email,
+                expires_on=expires_on,
+            )
             for kind, ago in demo.reminders
         )
         return True
@@ -169,11 +175,17 @@ class Command(BaseCommand):
         user.save()
         perms = Permission.objects.filter(content_type__app_label="jobs", codename__in=DEMO_PERMISSIONS)
         user.user_permissions.add(*perms)
+        # and to extend and revoke requests by hand (the request pages)
+        user.user_permissions.add(
+            *Permission.objects.filter(
+                content_type__app_label="requests_app", codename="change_useraccessrequest"
+            )
+        )
         if perms.count() != len(DEMO_PERMISSIONS):
             self.stderr.write("Warning: the job permissions are missing; run `manage.py migrate` first.")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo login (DEBUG only): username {DEMO_USERNAME!r}, password {DEMO_PASSWORD!r} "
-                "— allowed to run the revoke and notification jobs."
+                "— allowed to run the revoke and notification jobs, and to extend and revoke requests."
             )
         )
