@@ -131,7 +131,7 @@ def revoke_race_worker(env: dict, role: str, request_ids: list[str], rounds: int
         for round_no in range(rounds):
             barrier.wait(BARRIER_TIMEOUT)
             if role == "job":
-                done = revoke_expired_run(triggered_by="race")["revokedCount"]
+                done = revoke_expired_run(triggered_by="race").revoked_count
             else:
                 done = 0
                 for request_id in request_ids[round_no]:
@@ -145,7 +145,7 @@ def revoke_race_worker(env: dict, role: str, request_ids: list[str], rounds: int
         results.put(("done", None, os.getpid(), None))
     except BaseException:
         barrier.abort()
-        results.put(("error", None, os.getpid(), traceback.format_exc()))
+        results.put(("error", None, os.getpid(), traceback.format_exc(), None))
 
 
 def _say(**fields) -> None:
@@ -240,6 +240,43 @@ def pause(job_key: str) -> int:
         report["released"] = lock.release(status="Failed", error=str(exc))
     _say(event="resumed", **report)
     return 0
+
+
+# --- the parent's side ---------------------------------------------------------------
+
+
+def _fail_with_first_error(queue, item, procs) -> None:
+    """One worker failed and broke the barrier for the others: show the real failure."""
+    errors = [item[-2]]
+    time.sleep(1)
+    while not queue.empty():
+        other = queue.get()
+        if other[0] == "error":
+            errors.append(other[-2])
+    for p in procs:
+        p.join(10)
+    real = [e for e in errors if "BrokenBarrierError" not in e] or errors
+    raise AssertionError(f"{len(errors)} worker(s) failed; first real error:\n{real[0]}")
+
+
+def results_collect(queue, expected: int, procs, timeout: float = 120) -> list:
+    """Read `expected` results (draining the queue before join, or children block)."""
+    got, deadline = [], time.monotonic() + timeout
+    while len(got) < expected:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"workers did not report in time: {len(got)}/{expected}"
+        try:
+            item = queue.get(timeout=min(remaining, 1))
+        except Exception:
+            assert all(p.is_alive() or p.exitcode == 0 for p in procs), "a worker died"
+            continue
+        if item[0] == "error":
+            _fail_with_first_error(queue, item, procs)
+        got.append(item)
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    return got
 
 
 if __name__ == "__main__":

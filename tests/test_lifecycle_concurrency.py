@@ -10,7 +10,7 @@ from django.db.models import Count
 
 from requests_app.models import AccessEvent, RevokedAccess, UserAccessRequest
 from tests import lock_worker
-from tests.test_lock_concurrency import _collect
+from tests.lock_worker import results_collect
 
 PER_ROUND = 40
 
@@ -28,7 +28,7 @@ def test_revoke_now_and_the_revoke_job_never_revoke_one_request_twice(child_env,
     ]
     for p in procs:
         p.start()
-    results = _collect(queue, 4, procs)
+    results = results_collect(queue, 4, procs)
     done = {role: n for role, _, n, _ in results if role in ("hand", "job")}
     assert done["hand"] + done["job"] == PER_ROUND  # each request revoked by exactly one side
 

@@ -12,9 +12,11 @@ from django.test import override_settings
 
 import jobs.notifications
 from accessmgr.db import db_now
+from jobs.api import notification_result_json
 from jobs.notifications import ACCESS_ENDED, notifications_send, pending_notifications
-from jobs.revoke import REVOKED_BY, revoke_expired_run
-from requests_app.models import AccessEvent, ExpiryNotification, RevokedAccess
+from jobs.revoke import revoke_expired_run
+from jobs.runner import JobFailed
+from requests_app.models import REVOKED_BY_JOB, AccessEvent, ExpiryNotification, RevokedAccess
 from requests_app.services import access_request_extend, access_request_revoke
 
 
@@ -69,12 +71,12 @@ def test_the_revoke_job_writes_one_revoked_event_per_request_it_revoked(make_req
 
     result = revoke_expired_run(triggered_by="t")
 
-    assert result["revokedCount"] == 4
-    events = AccessEvent.objects.filter(event_type="Revoked", job_id=result["jobId"])
+    assert result.revoked_count == 4
+    events = AccessEvent.objects.filter(event_type="Revoked", job_id=result.job_id)
     assert sorted(e.request_id for e in events) == sorted(r.request_id for r in expired[1:])
     for e in events:
         row = RevokedAccess.objects.get(request_id=e.request_id)
-        assert (e.actor, e.reason, e.occurred_at) == (REVOKED_BY, "Expired", row.revoked_dt)
+        assert (e.actor, e.reason, e.occurred_at) == (REVOKED_BY_JOB, "Expired", row.revoked_dt)
     assert AccessEvent.objects.filter(request_id=by_hand.request_id, event_type="Revoked").count() == 1
 
 
@@ -88,7 +90,7 @@ def test_a_failing_audit_insert_rolls_the_chunk_back(make_request, monkeypatch):
         raise RuntimeError("audit table unavailable")
 
     monkeypatch.setattr(jobs.revoke, "revocation_events_insert", broken)
-    with pytest.raises(jobs.revoke.RevokeFailed):
+    with pytest.raises(JobFailed):
         revoke_expired_run(triggered_by="t")
     assert not RevokedAccess.objects.exists() and not AccessEvent.objects.exists()
 
@@ -119,13 +121,13 @@ def test_access_ended_email_goes_out_once_per_revocation_also_after_a_failed_sen
     FailFirstBackend.refused = set()
 
     with override_settings(EMAIL_BACKEND="tests.test_lifecycle_jobs.FailFirstBackend"):
-        first = notifications_send(triggered_by="t")
+        first = notification_result_json(notifications_send(triggered_by="t"))
         assert (first["notifiedCount"], first["failedCount"]) == (0, 2)
         assert not ExpiryNotification.objects.exists()  # nothing recorded for a failed send
-        second = notifications_send(triggered_by="t")
+        second = notification_result_json(notifications_send(triggered_by="t"))
         assert (second["notifiedCount"], second["failedCount"]) == (2, 0)
         for _ in range(2):
-            assert notifications_send(triggered_by="t")["notifiedCount"] == 0
+            assert len(notifications_send(triggered_by="t").sent) == 0
 
     assert len(mail.outbox) == 2
     hand, job = sorted(mail.outbox, key=lambda m: m.to[0] != by_hand.requestor_email)
@@ -146,5 +148,5 @@ def test_access_ended_email_goes_out_once_per_revocation_also_after_a_failed_sen
 def test_revocations_from_before_the_audit_trail_get_no_access_ended_email(make_request):
     old = make_request(status="Revoked")
     RevokedAccess.objects.create(request=old, revoked_dt=db_now(), revoked_by="legacy")
-    assert notifications_send(triggered_by="t")["notifiedCount"] == 0
+    assert len(notifications_send(triggered_by="t").sent) == 0
     assert not mail.outbox

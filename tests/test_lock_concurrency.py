@@ -20,46 +20,13 @@ from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 from jobs.status import live_run
 from tests import lock_worker
 from tests.conftest import PYTHON, ROOT
+from tests.lock_worker import results_collect
 
 RACE_WORKERS = 16
 RACE_ROUNDS = 50
 FUZZ_WORKERS = 6
 FUZZ_INCREMENTS = 25
 HEARTBEAT, STALE = 0.2, 1.0  # short lease for the crash / takeover tests
-
-
-def _fail_with_first_error(queue, item, procs) -> None:
-    """One worker failed and broke the barrier for the others: show the real failure."""
-    errors = [item[-2]]
-    time.sleep(1)
-    while not queue.empty():
-        other = queue.get()
-        if other[0] == "error":
-            errors.append(other[-2])
-    for p in procs:
-        p.join(10)
-    real = [e for e in errors if "BrokenBarrierError" not in e] or errors
-    raise AssertionError(f"{len(errors)} worker(s) failed; first real error:\n{real[0]}")
-
-
-def _collect(queue, expected: int, procs, timeout: float = 120) -> list:
-    """Read `expected` results (draining the queue before join, or children block)."""
-    got, deadline = [], time.monotonic() + timeout
-    while len(got) < expected:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"workers did not report in time: {len(got)}/{expected}"
-        try:
-            item = queue.get(timeout=min(remaining, 1))
-        except Exception:
-            assert all(p.is_alive() or p.exitcode == 0 for p in procs), "a worker died"
-            continue
-        if item[0] == "error":
-            _fail_with_first_error(queue, item, procs)
-        got.append(item)
-    for p in procs:
-        p.join(30)
-        assert p.exitcode == 0
-    return got
 
 
 @pytest.fixture
@@ -148,7 +115,7 @@ def _race(child_env, *, rounds: int, stale_holder: bool) -> dict:
     ]
     for p in procs:
         p.start()
-    results = _collect(queue, RACE_WORKERS * (rounds + 1) + (rounds if stale_holder else 0), procs)
+    results = results_collect(queue, RACE_WORKERS * (rounds + 1) + (rounds if stale_holder else 0), procs)
 
     rounds_seen = defaultdict(list)
     planted = {}
@@ -209,7 +176,7 @@ def test_counter_incremented_under_the_lock_by_competing_processes_is_exact(chil
     ]
     for p in procs:
         p.start()
-    results = _collect(queue, FUZZ_WORKERS, procs)
+    results = results_collect(queue, FUZZ_WORKERS, procs)
 
     assert int(counter.read_text()) == FUZZ_WORKERS * FUZZ_INCREMENTS
     assert sum(refusals for _, _, refusals in results) > 0, "the workers never competed"
