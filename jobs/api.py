@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import JsonResponse
 
-from accessmgr.http import json_error, method_not_allowed
+from accessmgr.http import api_permission, api_view, json_error
 from jobs import notifications
 from jobs.lock import LockHeld
 from jobs.models import JobRun, NotificationJobRun, RevokeExpiredJobRun
@@ -92,13 +92,9 @@ def pending_notification_json(p: notifications.PendingNotification) -> dict:
     }
 
 
-def _run(request, job: type[JobRun], start, to_json) -> JsonResponse:
-    """POST: start `job` and answer 200 with its result, 409 while another run holds the lock,
-    500 when the run failed, 403 without the job's permission."""
-    if request.method != "POST":
-        return method_not_allowed("POST")
-    if not request.user.has_perm(job.run_permission):
-        return json_error(f"You do not have permission to run the {job.job_noun} job.", status=403)
+def _run(job: type[JobRun], start, to_json) -> JsonResponse:
+    """Start `job`: 200 with its result, 409 while another run holds the lock, 500 when the
+    run failed."""
     try:
         return JsonResponse(to_json(start()))
     except LockHeld as held:
@@ -107,20 +103,28 @@ def _run(request, job: type[JobRun], start, to_json) -> JsonResponse:
         return JsonResponse(failed_json(failed), status=500)
 
 
+def _denied(job: type[JobRun]) -> str:
+    return f"You do not have permission to run the {job.job_noun} job."
+
+
+@api_view("POST")
+@api_permission(RevokeExpiredJobRun.run_permission, _denied(RevokeExpiredJobRun))
 def revoke_expired(request):
     """POST: run the revoke job."""
     start = lambda: revoke_expired_run(triggered_by=request.user.get_username())  # noqa: E731
-    return _run(request, RevokeExpiredJobRun, start, revoke_result_json)
+    return _run(RevokeExpiredJobRun, start, revoke_result_json)
 
 
+@api_view("POST")
+@api_permission(NotificationJobRun.run_permission, _denied(NotificationJobRun))
 def send_expiry_notifications(request):
     """POST: run the notification job; test options ?simulateFailures=true and
     ?failEmail=a@x (repeatable) → 400 when TEST_MODE is off or malformed."""
+    simulate = request.GET.get("simulateFailures", "").strip().lower()
+    if simulate not in _TRUE + _FALSE:
+        return json_error("simulateFailures must be true or false.", status=400)
 
     def start():
-        simulate = request.GET.get("simulateFailures", "").strip().lower()
-        if simulate not in _TRUE + _FALSE:
-            raise notifications.NotifyOptionsError("simulateFailures must be true or false.")
         return notifications.notifications_send(
             triggered_by=request.user.get_username(),
             simulate_failures=simulate in _TRUE,
@@ -128,31 +132,30 @@ def send_expiry_notifications(request):
         )
 
     try:
-        return _run(request, NotificationJobRun, start, notification_result_json)
+        return _run(NotificationJobRun, start, notification_result_json)
     except notifications.NotifyOptionsError as refused:
         return json_error(str(refused), status=400)
 
 
-def _job_status(request, job: type[JobRun]) -> JsonResponse:
-    """GET: {isLocked, activeJob}. A display poll: may be LOCK_STATUS_CACHE_SECONDS old."""
-    if request.method not in ("GET", "HEAD"):
-        return method_not_allowed("GET", "HEAD")
+def _job_status(job: type[JobRun]) -> JsonResponse:
+    """{isLocked, activeJob}. A display poll: may be LOCK_STATUS_CACHE_SECONDS old."""
     run = live_run_cached(job=job)
     return JsonResponse({"isLocked": run is not None, "activeJob": active_job_json(run)})
 
 
+@api_view("GET")
 def revoke_job_status(request):
-    return _job_status(request, RevokeExpiredJobRun)
+    return _job_status(RevokeExpiredJobRun)
 
 
+@api_view("GET")
 def notification_job_status(request):
-    return _job_status(request, NotificationJobRun)
+    return _job_status(NotificationJobRun)
 
 
+@api_view("GET")
 def pending_notifications(request):
     """GET: the requests a run would remind now, soonest expiry first."""
-    if request.method not in ("GET", "HEAD"):
-        return method_not_allowed("GET", "HEAD")
     return JsonResponse(
         [pending_notification_json(p) for p in notifications.pending_notifications()], safe=False
     )

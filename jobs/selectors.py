@@ -93,9 +93,9 @@ def _row(values: dict) -> RunRow:
     return RunRow(job=values["job"], **{name: values[f"r_{name}"] for name in _COLUMNS[1:]})
 
 
-def job_runs_page(*, job: str | None = None, page: int | str | None = 1) -> Page:
-    """Runs of one job (job="revoke"/"notifications") or of both, newest first.
-    A bad page number gives the first page, one past the end the last."""
+def job_runs_page(*, job: str | None = None, page: int = 1) -> Page:
+    """Runs of one job (job="revoke"/"notifications") or of every job, newest first; one
+    past the end gives the last page."""
     if job is not None and job not in JOB_MODELS:
         raise ValueError(f"unknown job {job!r}")
     jobs = [job] if job else list(JOB_MODELS)
@@ -103,11 +103,7 @@ def job_runs_page(*, job: str | None = None, page: int | str | None = 1) -> Page
     if len(jobs) > 1:
         runs = runs.union(*(_runs(other) for other in jobs[1:]), all=True)
     runs = runs.order_by("-r_started_at", "-r_job_id")
-    try:
-        number = max(1, int(page or 1))
-    except (TypeError, ValueError):
-        number = 1
-    result = Paginator(runs, HISTORY_PAGE_SIZE).get_page(number)  # past the end: the last page
+    result = Paginator(runs, HISTORY_PAGE_SIZE).get_page(page)  # past the end: the last page
     result.object_list = [_row(values) for values in result.object_list]
     return result
 

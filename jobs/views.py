@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST, require_safe
 
 from accessmgr.db import db_now
+from accessmgr.http import page_number_or_first
 from jobs.lock import LockHeld
 from jobs.models import JOB_MODELS, JobRun, NotificationJobRun, RevokeExpiredJobRun
 from jobs.notifications import NotifyOptionsError, notifications_send, pending_notifications
@@ -190,7 +191,7 @@ def job_history(request):
     bad_job = job not in ("", *JOB_MODELS)
     if bad_job:
         job = ""
-    page = job_runs_page(job=job or None, page=request.GET.get("page"))
+    page = job_runs_page(job=job or None, page=page_number_or_first(request.GET.get("page")))
     context = {"page": page, "job": job, "bad_job": bad_job, "job_titles": JOB_TITLES}
     return render(request, "jobs/job_history.html", context)
 
