@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "requests_app",
     "jobs",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -282,6 +283,23 @@ if LOCK_STATUS_CACHE_SECONDS > JOB_POLL_SECONDS:
     )
 
 
+# --- Webhooks (docs/webhooks.md) --------------------------------------------------
+
+WEBHOOK_MAX_WORKERS = env_int("WEBHOOK_MAX_WORKERS", 8, minimum=1)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=0.01)
+WEBHOOK_RESPONSE_MAX_BYTES = env_int("WEBHOOK_RESPONSE_MAX_BYTES", 1000, minimum=0)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", DEBUG)
+try:
+    # The wait before each retry; after the last one fails the delivery is dead.
+    WEBHOOK_RETRY_SECONDS = [float(s) for s in env_list("WEBHOOK_RETRY_SECONDS", "30,120,600,3600,21600")]
+except ValueError:
+    raise ImproperlyConfigured(
+        "WEBHOOK_RETRY_SECONDS must be comma-separated seconds, e.g. 30,120,600,3600,21600"
+    ) from None
+if any(s < 0 for s in WEBHOOK_RETRY_SECONDS):
+    raise ImproperlyConfigured("WEBHOOK_RETRY_SECONDS must not be negative")
+
+
 # --- Logging ---------------------------------------------------------------------
 
 # One line per event on stderr. LOG_FORMAT=json (default with DEBUG off) writes one JSON
@@ -309,5 +327,6 @@ LOGGING = {
         "jobs": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "requests_app": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "accessmgr": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "webhooks": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }

@@ -61,3 +61,11 @@ CREATE UNIQUE INDEX [revokeexpiredjobrun_one_inprogress] ON [RevokeExpiredJobRun
 -- Alter field status on revokeexpiredjobrun
 --
 -- (no-op)
+
+-- Migration jobs.0003_deliver_events_job_run
+--
+-- Create model DeliverEventsJobRun
+--
+CREATE TABLE [DeliverEventsJobRun] ([Id] int NOT NULL PRIMARY KEY IDENTITY (1, 1), [Job_Id] nvarchar(36) NOT NULL UNIQUE, [Status] nvarchar(20) NOT NULL, [Started_At] datetimeoffset NOT NULL, [Started_By] nvarchar(200) NOT NULL, [Triggered_By] nvarchar(150) NOT NULL, [Heartbeat_At] datetimeoffset NULL, [Completed_At] datetimeoffset NULL, [Total_Count] int NULL, [Processed_Count] int NULL, [Error_Message] nvarchar(max) NULL, [Success_Count] int NULL, [Failed_Count] int NULL);
+CREATE INDEX [dejr_started_idx] ON [DeliverEventsJobRun] ([Started_At] DESC);
+CREATE UNIQUE INDEX [delivereventsjobrun_one_inprogress] ON [DeliverEventsJobRun] ([Status]) WHERE [Status] = 'InProgress';

@@ -18,6 +18,7 @@ from jobs.models import RevokeExpiredJobRun
 from jobs.runner import job_run
 from requests_app.models import REVOKED_BY_JOB
 from requests_app.selectors import access_request_expired
+from webhooks.models import REVOKED
 
 # A chunk's statements carry its ids plus 3 parameters: under SQL Server's 2,100 at any setting.
 MAX_CHUNK_IDS = 2000
@@ -54,11 +55,15 @@ def revocations_insert(*, ids: list[int], revoked_at: datetime, job_id: str) -> 
         return cursor.rowcount
 
 
-def revoke_chunk(*, ids: list[int], revoked_at: datetime, job_id: str) -> int:
-    """Revoke the still-Active requests of `ids` and record each; how many. Call inside a
-    transaction (the chunk's): either both writes happen or neither.
+def revoke_events_insert(*, ids: list[int], job_id: str) -> int:
+    """The access_request.revoked outbox events of the RevokedAccess rows run `job_id` wrote
+    for the UserAccessRequest `ids`, one INSERT … SELECT; events written."""
+    with connection.cursor() as cursor:
+        cursor.execute(dialect_for().revoke_events_insert_sql(len(ids)), [REVOKED, job_id, *ids])
+        return cursor.rowcount
 
-    Raises RevokeMismatch when the two counts differ."""
+
+def _revoke_and_record(*, ids: list[int], revoked_at: datetime, job_id: str) -> int:
     dialect = dialect_for()
     if dialect.revoke_in_one_statement:
         params = [list(ids), connection.ops.adapt_datetimefield_value(revoked_at), REVOKED_BY_JOB, job_id]
@@ -73,6 +78,18 @@ def revoke_chunk(*, ids: list[int], revoked_at: datetime, job_id: str) -> int:
     recorded = revocations_insert(ids=revoked, revoked_at=revoked_at, job_id=job_id)
     if recorded != len(revoked):
         raise RevokeMismatch(f"revoked {len(revoked)} requests but recorded {recorded}; rolled back")
+    return recorded
+
+
+def revoke_chunk(*, ids: list[int], revoked_at: datetime, job_id: str) -> int:
+    """Revoke the still-Active requests of `ids`, record each in RevokedAccess and announce
+    each in the webhook outbox; how many. Call inside a transaction (the chunk's): all of
+    it happens or none.
+
+    Raises RevokeMismatch when the counts differ."""
+    recorded = _revoke_and_record(ids=ids, revoked_at=revoked_at, job_id=job_id)
+    if recorded and (announced := revoke_events_insert(ids=ids, job_id=job_id)) != recorded:
+        raise RevokeMismatch(f"recorded {recorded} revocations but {announced} events; rolled back")
     return recorded
 
 

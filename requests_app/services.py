@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from accessmgr.db import db_now
 from requests_app.models import NEVER_EXPIRES, UserAccessRequest
+from webhooks.events import event_record
+from webhooks.models import CREATED
 
 logger = logging.getLogger("requests_app.services")
 
@@ -64,7 +66,8 @@ def access_request_create(
 
     The Request_Id (REQ-<year>-<6 digits>) derives from the row's identity, so it is
     unique under any number of concurrent creators on every backend: the row is
-    inserted with a unique placeholder and renamed in the same transaction.
+    inserted with a unique placeholder and renamed in the same transaction, which also
+    records its access_request.created webhook event.
     """
     now = db_now()
     expires_on = access_request_expires_on(duration=duration, custom_date=custom_date, now=now)
@@ -81,6 +84,7 @@ def access_request_create(
         )
         obj.request_id = request_id_format(year=now.year, pk=obj.pk)
         UserAccessRequest.objects.filter(pk=obj.pk).update(request_id=obj.request_id)
+        event_record(type=CREATED, request=obj)
     logger.info(
         "request created requestId=%s email=%s resource=%s expiresOn=%s",
         obj.request_id,

@@ -6,7 +6,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accessmgr import urls as root_urls
 
-SAMPLE_KWARGS = {"job": "revoke"}
+SAMPLE_KWARGS = {"job": "revoke", "delivery_id": 1, "endpoint_id": 1}
 
 
 def app_urls() -> list[str]:
