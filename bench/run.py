@@ -151,9 +151,10 @@ def main(argv: list[str] | None = None) -> int:
             notifications_bench(results=results, runs=plan.notify_runs, sampler_args=sampler_args)
 
         def revoke():
-            from bench.revoke import revoke_bench
+            from bench.revoke import revoke_bench, revoke_events_overhead
 
             revoke_bench(results=results, n=plan.revoke_n)
+            revoke_events_overhead(results=results, n=plan.revoke_n)
 
         def pages():
             from bench.pages import pages_bench

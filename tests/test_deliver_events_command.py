@@ -120,7 +120,7 @@ def test_two_processes_at_once_one_delivers_one_exits_75(child_env, make_request
         endpoint_create(url=receiver.url)
         expired(make_request, 2)
         revoke_expired_run(triggered_by="test")
-        first = _start(child_env)
+        first = _start(child_env, WEBHOOK_TIMEOUT_SECONDS="300")  # held at the gate, not timed out
         try:
             assert arrived.wait(60), first.communicate(timeout=5)
             second = subprocess.run(
