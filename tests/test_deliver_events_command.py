@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 import jobs.revoke
+from accessmgr.db import db_now
 from jobs.delivery import deliver_events_run
 from jobs.lock import lock_acquire
 from jobs.models import DeliverEventsJobRun
@@ -172,8 +173,12 @@ def test_sigkill_mid_run_loses_nothing_and_resends_only_what_was_not_recorded(ch
             WebhookDelivery.objects.filter(status="delivered").values_list("event_id", flat=True)
         )
         sent_before = len(receiver.received)
-        with override_settings(JOB_STALE_AFTER_SECONDS=0.1, JOB_HEARTBEAT_SECONDS=0.05):
-            result = deliver_events_run(triggered_by="test")
+        # the killed run stops beating: once the stale limit has passed, the next run takes over
+        an_hour_ago = db_now() - timedelta(hours=1)
+        DeliverEventsJobRun.objects.filter(status="InProgress").update(
+            started_at=an_hour_ago, heartbeat_at=an_hour_ago
+        )
+        result = deliver_events_run(triggered_by="test")
     assert DeliverEventsJobRun.objects.filter(status="Abandoned").count() == 1
     assert WebhookDelivery.objects.filter(status="delivered").count() == 20
     resent = {int(r.headers["webhook-id"].removeprefix("evt_")) for r in receiver.received[sent_before:]}
