@@ -30,10 +30,12 @@ def user(db) -> User:
 
 @pytest.fixture
 def operator(db) -> User:
-    """A user allowed to run both jobs."""
+    """A user allowed to run every job."""
     op = User.objects.create_user("olivia", "olivia@example.com", "correct horse battery")
     op.user_permissions.add(
-        *Permission.objects.filter(codename__in=["run_revoke_job", "run_notification_job"])
+        *Permission.objects.filter(
+            codename__in=["run_revoke_job", "run_notification_job", "run_delivery_job"]
+        )
     )
     return op
 
