@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "axes",
     "requests_app",
     "jobs",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -408,6 +409,21 @@ NOTIFY_MAX_AGE_SECONDS = env_float("NOTIFY_MAX_AGE_SECONDS", 0)
 HISTORY_RETENTION_DAYS = env_float("HISTORY_RETENTION_DAYS", 90)  # 0 = keep for ever
 HISTORY_PRUNE_SCHEDULE = env_schedule("HISTORY_PRUNE_SCHEDULE", SCHEDULE_TIME_ZONE, "0 3 * * *")
 METRICS_TOKEN = env_str("METRICS_TOKEN")  # without it /metrics is refused unless DEBUG is on
+# --- Webhooks (docs/webhooks.md) --------------------------------------------------
+
+WEBHOOK_MAX_WORKERS = env_int("WEBHOOK_MAX_WORKERS", 8, minimum=1)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=0.01)
+WEBHOOK_RESPONSE_MAX_BYTES = env_int("WEBHOOK_RESPONSE_MAX_BYTES", 1000, minimum=0)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", DEBUG)
+try:
+    # The wait before each retry; after the last one fails the delivery is dead.
+    WEBHOOK_RETRY_SECONDS = [float(s) for s in env_list("WEBHOOK_RETRY_SECONDS", "30,120,600,3600,21600")]
+except ValueError:
+    raise ImproperlyConfigured(
+        "WEBHOOK_RETRY_SECONDS must be comma-separated seconds, e.g. 30,120,600,3600,21600"
+    ) from None
+if any(s < 0 for s in WEBHOOK_RETRY_SECONDS):
+    raise ImproperlyConfigured("WEBHOOK_RETRY_SECONDS must not be negative")
 
 
 # --- Logging ---------------------------------------------------------------------
@@ -447,5 +463,6 @@ LOGGING = {
         "jobs": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "requests_app": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "accessmgr": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "webhooks": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }

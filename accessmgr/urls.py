@@ -36,4 +36,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("requests_app.urls")),
     path("", include("jobs.urls")),
+    path("", include("webhooks.urls")),
 ]

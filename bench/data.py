@@ -10,6 +10,7 @@ from django.db import connection
 
 from accessmgr.db import db_now
 from requests_app.models import AccessEvent, ExpiryNotification, RevokedAccess, UserAccessRequest
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 
 BATCH = 2000
 RESOURCES = ["Payroll DB", "Prod Kubernetes", "Finance Share", "CRM Admin", "Data Lake", "VPN"]
@@ -45,10 +46,18 @@ def requests_create(
 
 
 def tables_clear() -> None:
-    """Empty the request tables (plain DELETEs: no per-row cascade in Python)."""
+    """Empty the request and webhook tables (plain DELETEs: no per-row cascade in Python)."""
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        for model in (AccessEvent, ExpiryNotification, RevokedAccess, UserAccessRequest):
+        for model in (
+            WebhookAttempt,
+            WebhookDelivery,
+            WebhookEvent,
+            AccessEvent,
+            ExpiryNotification,
+            RevokedAccess,
+            UserAccessRequest,
+        ):
             cursor.execute(f"DELETE FROM {quote(model._meta.db_table)}")
     tables_analyze()
 

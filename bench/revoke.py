@@ -27,6 +27,7 @@ from requests_app.models import AccessEvent, RevokedAccess, UserAccessRequest
 
 TARGET = 20.0
 AUDIT_TARGET = 1.15  # issue 19: the audit rows may cost the job at most 15 %
+EVENTS_TARGET = 1.15  # the revoke job with its webhook outbox events, against without (issue 16)
 
 
 def seed_revoke_baseline(phases: dict | None = None) -> int:
@@ -148,6 +149,46 @@ def revoke_bench(*, results: Results, n: int) -> None:
                 f"{phases.get('update', 0):.2f} + {n:,} inserts {phases.get('inserts', 0):.2f}) / "
                 f"project {project.seconds:.2f} s ({n / project.seconds:,.0f} rows/s)"
                 + ("" if baseline_ok and project_ok else " — COUNT MISMATCH")
+            ),
+        )
+    )
+
+
+def revoke_events_overhead(*, results: Results, n: int, rounds: int = 3) -> None:
+    """The revoke job with its outbox events (one INSERT … SELECT per chunk) against the same
+    job without that statement, alternating on fresh tables; the fastest round of each."""
+    from contextlib import nullcontext
+    from unittest import mock
+
+    import jobs.revoke
+
+    seconds: dict[str, list[float]] = {"with": [], "without": []}
+    for _ in range(rounds):
+        for way in ("without", "with"):
+            _fresh_table(n)
+            patch = (
+                mock.patch.object(jobs.revoke, "revoke_chunk", jobs.revoke._revoke_and_record)
+                if way == "without"
+                else nullcontext()
+            )
+            with patch, override_settings(REVOKE_DELAY_SECONDS=0), Stopwatch() as run:
+                result = revoke_expired_run(triggered_by="bench")
+            assert result.revoked_count == n and _check(n, way)
+            seconds[way].append(run.seconds)
+    best = {way: min(values) for way, values in seconds.items()}
+    ratio = best["with"] / best["without"]
+    results.raw["revokeEvents"] = {"n": n, "seconds": seconds, "ratio": ratio}
+    results.add(
+        Row(
+            "Revoke job",
+            f"Revoke {n:,} expired with webhook outbox events vs without",
+            f"{ratio:.2f}×",
+            target=f"≤ {EVENTS_TARGET:g}×",
+            passed=ratio <= EVENTS_TARGET,
+            detail=(
+                f"fastest of {rounds} alternating rounds: with {best['with']:.2f} s, without "
+                f"{best['without']:.2f} s (all: with {', '.join(f'{x:.2f}' for x in seconds['with'])}; "
+                f"without {', '.join(f'{x:.2f}' for x in seconds['without'])})"
             ),
         )
     )

@@ -25,6 +25,7 @@ class Plan:
     mode: str
     notify_runs: list[tuple[int, float]] = field(default_factory=list)  # (N, delay seconds)
     revoke_n: int = 100_000
+    delivery_n: int = 10_000
     lock_iterations: int = 1000
     lock_processes: int = 16
     lock_seconds: float = 5
@@ -44,6 +45,7 @@ PLANS = {
         mode="quick pass (BENCH_QUICK=1)",
         notify_runs=[(100, 0.5), (1000, 0.5)],
         revoke_n=10_000,
+        delivery_n=2000,
         lock_iterations=200,
         lock_seconds=2,
         page_samples=50,
@@ -54,6 +56,7 @@ PLANS = {
         mode="smoke (tiny N)",
         notify_runs=[(5, 0.05)],
         revoke_n=300,
+        delivery_n=20,
         lock_iterations=10,
         lock_processes=2,
         lock_seconds=0.3,
@@ -78,7 +81,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, default=BENCH_DIR, help="SQLite file, results JSON")
     parser.add_argument("--pg-url", help="PostgreSQL URL of the bench database (default: BENCH_PG_URL)")
     parser.add_argument(
-        "--only", default="", help="comma-separated sections: lock,notifications,revoke,export,pages,million"
+        "--only",
+        default="",
+        help="comma-separated sections: lock,notifications,revoke,export,pages,deliveries,million",
     )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database at the end")
     parser.add_argument(
@@ -155,9 +160,10 @@ def main(argv: list[str] | None = None) -> int:
             notifications_bench(results=results, runs=plan.notify_runs, sampler_args=sampler_args)
 
         def revoke():
-            from bench.revoke import revoke_bench
+            from bench.revoke import revoke_bench, revoke_events_overhead
 
             revoke_bench(results=results, n=plan.revoke_n)
+            revoke_events_overhead(results=results, n=plan.revoke_n)
 
         def pages():
             from bench.pages import pages_bench
@@ -180,10 +186,16 @@ def main(argv: list[str] | None = None) -> int:
 
             export_bench(results=results, n=plan.revoke_n)
 
+        def deliveries():
+            from bench.delivery import delivery_bench
+
+            delivery_bench(results=results, n=plan.delivery_n)
+
         section("notifications", notifications)
         section("revoke", revoke)
         section("export", export)
         section("pages", pages)
+        section("deliveries", deliveries)
         if args.million or "million" in only:
             section("million", million)
 

@@ -131,3 +131,49 @@ CREATE TABLE [ScheduledTick] ([Id] bigint NOT NULL PRIMARY KEY IDENTITY (1, 1), 
 -- Alter field status on revokeexpiredjobrun
 --
 -- (no-op)
+
+-- Migration jobs.0006_deliver_events_job_run
+--
+-- Create model DeliverEventsJobRun
+--
+CREATE TABLE [DeliverEventsJobRun] ([Id] int NOT NULL PRIMARY KEY IDENTITY (1, 1), [Job_Id] nvarchar(36) NOT NULL UNIQUE, [Status] nvarchar(20) NOT NULL, [Started_At] datetimeoffset NOT NULL, [Started_By] nvarchar(200) NOT NULL, [Triggered_By] nvarchar(150) NOT NULL, [Heartbeat_At] datetimeoffset NULL, [Completed_At] datetimeoffset NULL, [Total_Count] int NULL, [Processed_Count] int NULL, [Error_Message] nvarchar(max) NULL, [Success_Count] int NULL, [Failed_Count] int NULL);
+CREATE INDEX [dejr_started_idx] ON [DeliverEventsJobRun] ([Started_At] DESC);
+CREATE UNIQUE INDEX [delivereventsjobrun_one_inprogress] ON [DeliverEventsJobRun] ([Status]) WHERE [Status] = 'InProgress';
+
+-- Migration webhooks.0001_webhook_outbox
+--
+-- Create model WebhookEndpoint
+--
+CREATE TABLE [WebhookEndpoint] ([Id] int NOT NULL PRIMARY KEY IDENTITY (1, 1), [Url] nvarchar(2000) NOT NULL, [Event_Types] nvarchar(500) NOT NULL, [Secret] nvarchar(200) NOT NULL, [Active] bit NOT NULL, [Created_At] datetimeoffset NOT NULL);
+--
+-- Create model WebhookEvent
+--
+CREATE TABLE [WebhookEvent] ([Id] bigint NOT NULL PRIMARY KEY IDENTITY (1, 1), [Type] nvarchar(64) NOT NULL, [Request_Id] nvarchar(50) NULL, [Job_Id] nvarchar(36) NULL, [Data] nvarchar(max) NULL CONSTRAINT WebhookEvent_Data_b795cc42_check CHECK ((ISJSON ("Data") = 1)), [Created_At] datetimeoffset NOT NULL, [Dispatched_At] datetimeoffset NULL);
+--
+-- Create model WebhookDelivery
+--
+CREATE TABLE [WebhookDelivery] ([Id] bigint NOT NULL PRIMARY KEY IDENTITY (1, 1), [Request_Id] nvarchar(50) NULL, [Status] nvarchar(20) NOT NULL, [Attempts] int NOT NULL, [Next_Attempt_At] datetimeoffset NOT NULL, [Last_Status_Code] int NULL, [Last_Error] nvarchar(1000) NOT NULL, [Delivered_At] datetimeoffset NULL, [Endpoint_Id] int NOT NULL, [Event_Id] bigint NOT NULL);
+--
+-- Create model WebhookAttempt
+--
+CREATE TABLE [WebhookAttempt] ([Id] bigint NOT NULL PRIMARY KEY IDENTITY (1, 1), [Attempted_At] datetimeoffset NOT NULL, [Status_Code] int NULL, [Duration_Ms] int NOT NULL, [Response_Body] nvarchar(1000) NOT NULL, [Error] nvarchar(1000) NOT NULL, [Job_Id] nvarchar(36) NOT NULL, [Delivery_Id] bigint NOT NULL);
+--
+-- Create index whd_due_idx on field(s) status, next_attempt_at of model webhookdelivery
+--
+CREATE INDEX [whd_due_idx] ON [WebhookDelivery] ([Status], [Next_Attempt_At]);
+--
+-- Create index whd_order_idx on field(s) endpoint, request_id, status of model webhookdelivery
+--
+CREATE INDEX [whd_order_idx] ON [WebhookDelivery] ([Endpoint_Id], [Request_Id], [Status]);
+--
+-- Create constraint webhookdelivery_event_endpoint_uniq on model webhookdelivery
+--
+ALTER TABLE [WebhookDelivery] ADD CONSTRAINT [webhookdelivery_event_endpoint_uniq] UNIQUE ([Event_Id], [Endpoint_Id]);
+ALTER TABLE [WebhookAttempt] ADD CONSTRAINT [WebhookAttempt_Delivery_Id_67d33b95_fk_WebhookDelivery_Id] FOREIGN KEY ([Delivery_Id]) REFERENCES [WebhookDelivery] ([Id]);
+ALTER TABLE [WebhookDelivery] ADD CONSTRAINT [WebhookDelivery_Endpoint_Id_4c7a9d30_fk_WebhookEndpoint_Id] FOREIGN KEY ([Endpoint_Id]) REFERENCES [WebhookEndpoint] ([Id]);
+ALTER TABLE [WebhookDelivery] ADD CONSTRAINT [WebhookDelivery_Event_Id_998536bc_fk_WebhookEvent_Id] FOREIGN KEY ([Event_Id]) REFERENCES [WebhookEvent] ([Id]);
+CREATE INDEX [WebhookAttempt_Delivery_Id_67d33b95] ON [WebhookAttempt] ([Delivery_Id]);
+CREATE INDEX [WebhookDelivery_Endpoint_Id_4c7a9d30] ON [WebhookDelivery] ([Endpoint_Id]);
+CREATE INDEX [WebhookDelivery_Event_Id_998536bc] ON [WebhookDelivery] ([Event_Id]);
+CREATE INDEX [wha_delivery_idx] ON [WebhookAttempt] ([Delivery_Id], [Id] DESC);
+CREATE INDEX [whe_undispatched_idx] ON [WebhookEvent] ([Id]) WHERE [Dispatched_At] IS NULL;

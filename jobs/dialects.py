@@ -80,6 +80,19 @@ class Dialect:
             f"WHERE {q('Id')} IN ({ids})"
         )
 
+    def revoke_events_insert_sql(self, count: int) -> str:
+        """The outbox events of a revoke chunk: one per RevokedAccess row this run wrote for
+        `count` UserAccessRequest ids, one INSERT … SELECT (Data NULL: read from that row
+        when sent). Parameters: event type, job id, then the ids."""
+        q = self.quote
+        ids = _placeholders(count)
+        return (
+            f"INSERT INTO {q('WebhookEvent')} ({q('Type')}, {q('Request_Id')}, {q('Job_Id')}, "
+            f"{q('Created_At')}) SELECT %s, {q('Request_Id')}, {q('Job_Id')}, {self.now} "
+            f"FROM {q('RevokedAccess')} WHERE {q('Job_Id')} = %s AND {q('Request_Id')} IN "
+            f"(SELECT {q('Request_Id')} FROM {q('UserAccessRequest')} WHERE {q('Id')} IN ({ids}))"
+        )
+
     def revoke_chunk_sql(self) -> str:
         """Revoke and record a chunk in ONE statement (where revoke_in_one_statement): the
         UPDATE's RETURNING feeds the INSERT, so its rowcount is both counts. Parameters: the

@@ -100,8 +100,32 @@ class RevokeExpiredJobRun(JobRun):
         permissions = [("run_revoke_job", "Can run the revoke expired access job")]
 
 
+class DeliverEventsJobRun(JobRun):
+    success_count = models.IntegerField(null=True, blank=True, db_column="Success_Count")  # delivered
+    failed_count = models.IntegerField(null=True, blank=True, db_column="Failed_Count")  # failed attempts
+
+    job_name = "deliveries"
+    job_noun = "event delivery"
+    job_title = "Deliver events"
+    run_permission = "jobs.run_delivery_job"
+
+    class Meta:
+        db_table = "DeliverEventsJobRun"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=Q(status="InProgress"),
+                name="delivereventsjobrun_one_inprogress",
+            )
+        ]
+        indexes = [models.Index(fields=["-started_at"], name="dejr_started_idx")]
+        permissions = [("run_delivery_job", "Can run the webhook event delivery job")]
+
+
 # The jobs by their key (job_name).
-JOB_MODELS: dict[str, type[JobRun]] = {m.job_name: m for m in (RevokeExpiredJobRun, NotificationJobRun)}
+JOB_MODELS: dict[str, type[JobRun]] = {
+    m.job_name: m for m in (RevokeExpiredJobRun, NotificationJobRun, DeliverEventsJobRun)
+}
 
 
 class NotificationFailure(models.Model):

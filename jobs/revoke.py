@@ -18,6 +18,7 @@ from jobs.models import RevokeExpiredJobRun
 from jobs.runner import job_run
 from requests_app.models import REVOKED_BY_JOB
 from requests_app.selectors import access_request_expired
+from webhooks.models import REVOKED
 
 EXPIRED_REASON = "Expired"  # the Reason of the job's "Revoked" audit events
 # A chunk's statements carry its ids plus 3 parameters: under SQL Server's 2,100 at any setting.
@@ -55,38 +56,53 @@ def revocations_insert(*, ids: list[int], revoked_at: datetime, job_id: str) -> 
         return cursor.rowcount
 
 
-def revoke_chunk(*, ids: list[int], revoked_at: datetime, job_id: str) -> int:
-    """Revoke the still-Active requests of `ids`, record each in RevokedAccess and in the audit
-    trail; how many. Call inside a transaction (the chunk's): all the writes happen or none.
+def revoke_events_insert(*, ids: list[int], job_id: str) -> int:
+    """The access_request.revoked outbox events of the RevokedAccess rows run `job_id` wrote
+    for the UserAccessRequest `ids`, one INSERT … SELECT; events written."""
+    with connection.cursor() as cursor:
+        cursor.execute(dialect_for().revoke_events_insert_sql(len(ids)), [REVOKED, job_id, *ids])
+        return cursor.rowcount
 
-    Raises RevokeMismatch when the revoked and recorded counts differ."""
+
+def revocation_events_insert(*, ids: list[int], job_id: str) -> int:
+    """The audit trail's "Revoked" event of each request of `ids` this run recorded in
+    RevokedAccess, one INSERT … SELECT; rows written."""
+    with connection.cursor() as cursor:
+        cursor.execute(dialect_for().revocation_events_insert_sql(len(ids)), [EXPIRED_REASON, job_id, *ids])
+        return cursor.rowcount
+
+
+def _revoke_and_record(*, ids: list[int], revoked_at: datetime, job_id: str) -> int:
     dialect = dialect_for()
     if dialect.revoke_in_one_statement:
         params = [list(ids), connection.ops.adapt_datetimefield_value(revoked_at), REVOKED_BY_JOB, job_id]
         with connection.cursor() as cursor:
             cursor.execute(dialect.revoke_chunk_sql(), params)
-            recorded = cursor.rowcount
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(dialect.revoke_update_sql(len(ids)), list(ids))
-            revoked = sorted(row[0] for row in cursor.fetchall())
-        if not revoked:
-            return 0  # revoked or changed by someone else since they were collected
-        recorded = revocations_insert(ids=revoked, revoked_at=revoked_at, job_id=job_id)
-        if recorded != len(revoked):
-            raise RevokeMismatch(f"revoked {len(revoked)} requests but recorded {recorded}; rolled back")
-    if recorded:
-        revocation_events_insert(ids=ids, job_id=job_id)
+            return cursor.rowcount
+    with connection.cursor() as cursor:
+        cursor.execute(dialect.revoke_update_sql(len(ids)), list(ids))
+        revoked = sorted(row[0] for row in cursor.fetchall())
+    if not revoked:
+        return 0  # revoked or changed by someone else since they were collected
+    recorded = revocations_insert(ids=revoked, revoked_at=revoked_at, job_id=job_id)
+    if recorded != len(revoked):
+        raise RevokeMismatch(f"revoked {len(revoked)} requests but recorded {recorded}; rolled back")
     return recorded
 
 
-def revocation_events_insert(*, ids: list[int], job_id: str) -> int:
-    """The audit trail's "Revoked" event of each request of `ids` this run recorded in
-    RevokedAccess, one INSERT … SELECT. Call inside the chunk's transaction, after its
-    RevokedAccess rows. Returns the rows written."""
-    with connection.cursor() as cursor:
-        cursor.execute(dialect_for().revocation_events_insert_sql(len(ids)), [EXPIRED_REASON, job_id, *ids])
-        return cursor.rowcount
+def revoke_chunk(*, ids: list[int], revoked_at: datetime, job_id: str) -> int:
+    """Revoke the still-Active requests of `ids`, record each in RevokedAccess, the audit
+    trail and the webhook outbox; how many. Call inside a transaction (the chunk's): all of
+    it happens or none.
+
+    Raises RevokeMismatch when the counts differ."""
+    recorded = _revoke_and_record(ids=ids, revoked_at=revoked_at, job_id=job_id)
+    if not recorded:
+        return 0
+    revocation_events_insert(ids=ids, job_id=job_id)
+    if (announced := revoke_events_insert(ids=ids, job_id=job_id)) != recorded:
+        raise RevokeMismatch(f"recorded {recorded} revocations but {announced} events; rolled back")
+    return recorded
 
 
 def _revoke(lock: JobLock) -> RevokeResult:

@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from accessmgr.db import db_now
 from requests_app.models import NEVER_EXPIRES, AccessEvent, RevokedAccess, UserAccessRequest
+from webhooks.events import event_record
+from webhooks.models import CREATED, EXTENDED, REVOKED
 
 logger = logging.getLogger("requests_app.services")
 
@@ -82,7 +84,8 @@ def access_request_create(
 
     The Request_Id (REQ-<year>-<6 digits>) derives from the row's identity, so it is
     unique under any number of concurrent creators on every backend: the row is
-    inserted with a unique placeholder and renamed in the same transaction.
+    inserted with a unique placeholder and renamed in the same transaction, which also
+    records its access_request.created webhook event.
     """
     now = db_now()
     expires_on = access_request_expires_on(duration=duration, custom_date=custom_date, now=now)
@@ -106,6 +109,7 @@ def access_request_create(
             actor=created_by,
             new_expires_on=expires_on,
         )
+        event_record(type=CREATED, request=obj)
     logger.info(
         "request created requestId=%s email=%s resource=%s expiresOn=%s",
         obj.request_id,
@@ -184,6 +188,7 @@ def access_request_extend(
             old_expires_on=old_expires_on,
             new_expires_on=expires_on,
         )
+        event_record(type=EXTENDED, request=obj, data={"reason": reason})
     logger.info(
         "request extended requestId=%s by=%s from=%s to=%s",
         request_id,
@@ -218,5 +223,7 @@ def access_request_revoke(*, request_id: str, reason: str, revoked_by: str) -> U
             actor=revoked_by,
             reason=reason,
         )
+        obj = UserAccessRequest.objects.select_related("revocation").get(request_id=request_id)
+        event_record(type=REVOKED, request=obj, data={"reason": reason})
     logger.info("request revoked requestId=%s by=%s", request_id, revoked_by)
-    return UserAccessRequest.objects.select_related("revocation").get(request_id=request_id)
+    return obj

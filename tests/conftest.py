@@ -32,8 +32,8 @@ def user(db) -> User:
 
 @pytest.fixture
 def operator(db) -> User:
-    """A user allowed to run both jobs."""
-    return user_make("olivia", permissions=("run_revoke_job", "run_notification_job"))
+    """A user allowed to run every job."""
+    return user_make("olivia", permissions=("run_revoke_job", "run_notification_job", "run_delivery_job"))
 
 
 def sso_configure(settings, issuer: str) -> str:

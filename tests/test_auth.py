@@ -12,6 +12,8 @@ SAMPLE_KWARGS = {
     "job": "revoke",
     "job_id": "00000000-0000-0000-0000-000000000000",
     "request_id": "REQ-2026-000001",
+    "delivery_id": 1,
+    "endpoint_id": 1,
 }
 
 

@@ -29,6 +29,7 @@ POSTGRESQL = replace(DIALECTS["postgresql"], quote=lambda name: f'"{name}"')
 SQLITE = replace(DIALECTS["sqlite"], quote=lambda name: f'"{name}"')
 JOB_TABLES = [model._meta.db_table for model in JOB_MODELS.values()]
 SCHEMA_SQL = ROOT / "docs" / "sqlserver-schema.sql"
+MAX_IDS = 2000  # jobs.revoke.MAX_CHUNK_IDS
 
 # Dialect fields that are not SQL.
 NOT_SQL = {"vendor", "quote"}
@@ -94,6 +95,7 @@ def test_every_microsoft_string_is_collected():
     assert {f"acquire_sql({t})" for t in JOB_TABLES} <= set(texts)
     assert {"revocations_insert_sql(3)", "revoke_update_sql(3)", "notification_insert_sql()"} <= set(texts)
     assert {"access_event_insert_sql()", "revocation_events_insert_sql(3)"} <= set(texts)
+    assert "revoke_events_insert_sql(3)" in texts
 
 
 @pytest.mark.parametrize("name", sorted(microsoft_strings()))
@@ -203,6 +205,39 @@ def test_revocations_insert_is_one_insert_select_of_the_chunks_request_ids():
     assert isinstance(condition, exp.In)
     assert condition.this.name == "Id"
     assert len(condition.expressions) == 3
+
+
+@pytest.mark.parametrize(
+    "dialect,read",
+    [(MICROSOFT, "tsql"), (SQLITE, "sqlite"), (POSTGRESQL, "postgres")],
+    ids=["microsoft", "sqlite", "postgresql"],
+)
+def test_revoke_events_insert_is_one_insert_select_of_the_rows_this_run_recorded(dialect, read):
+    sql = dialect.revoke_events_insert_sql(3)
+    assert sql.count("%s") == 5  # event type, job id, then the 3 ids
+    filled = (
+        fill_placeholders(sql, numbers=True) if read == "tsql" else sql.replace("%s", "7").replace("%%", "%")
+    )
+    (tree,) = sqlglot.parse(filled, read=read, error_level=sqlglot.ErrorLevel.RAISE)
+
+    assert isinstance(tree, exp.Insert)
+    assert tree.this.this.name == "WebhookEvent"
+    columns = [column.name for column in tree.this.expressions]
+    assert columns == ["Type", "Request_Id", "Job_Id", "Created_At"]
+    select = tree.expression
+    assert isinstance(select, exp.Select)
+    assert len(select.expressions) == len(columns)
+    assert [e.name for e in select.expressions[1:3]] == ["Request_Id", "Job_Id"]  # from RevokedAccess
+    assert select.args["from_"].this.name == "RevokedAccess"
+    job, ids = select.args["where"].this.this, select.args["where"].this.expression
+    assert isinstance(job, exp.EQ) and job.this.name == "Job_Id"
+    assert isinstance(ids, exp.In) and ids.this.name == "Request_Id"
+    inner = ids.args["query"].this
+    assert inner.args["from_"].this.name == "UserAccessRequest"
+    assert len(inner.args["where"].this.expressions) == 3
+    if read == "tsql":
+        assert function_names(select.expressions[3]) == {"SYSUTCDATETIME"}
+    assert dialect.revoke_events_insert_sql(MAX_IDS).count("%s") == MAX_IDS + 2 < 2100
 
 
 def test_revocations_insert_parameters_stay_far_below_the_sql_server_limit():
@@ -387,6 +422,11 @@ def test_schema_sql_parses_and_creates_every_seed_table():
         "RevokeExpiredJobRun",
         "ScheduledTick",
         "PrunedRunTotals",
+        "DeliverEventsJobRun",
+        "WebhookEndpoint",
+        "WebhookEvent",
+        "WebhookDelivery",
+        "WebhookAttempt",
     }
 
 

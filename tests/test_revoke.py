@@ -20,6 +20,8 @@ from jobs.status import live_run
 from requests_app.models import REVOKED_BY_JOB, RevokedAccess, UserAccessRequest
 from requests_app.selectors import access_request_expired
 from tests.factories import requests_make
+from webhooks.models import REVOKED as WEBHOOK_REVOKED
+from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,6 +108,11 @@ def test_expired_set_is_revoked_and_recorded_exactly(chunk_way):
     assert (run.processed_count, run.total_count) == (4, 4)
     assert run.completed_at is not None
     assert live_run(job=RevokeExpiredJobRun) is None
+
+    # one access_request.revoked outbox event per request this run revoked, none for the others
+    events = WebhookEvent.objects.all()
+    assert sorted(e.request_id for e in events) == sorted(expired_ids)
+    assert {(e.type, e.job_id, e.data) for e in events} == {(WEBHOOK_REVOKED, result.job_id, None)}
 
 
 def test_no_expired_requests_completes_with_zero_and_says_so():

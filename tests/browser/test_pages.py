@@ -24,6 +24,7 @@ PAGES = [
     ("/jobs/revoke-expired/", "Revoke expired access", ["#revoke-run-button"]),
     ("/jobs/expiry-notifications/", "Expiry notifications", ["#notify-run-button", "#test-mode"]),
     ("/jobs/history/", "Job history", ["form.toolbar button[type=submit]"]),
+    ("/webhooks/deliveries/", "Webhook deliveries", ["table"]),
 ]
 
 NAV = [
@@ -33,6 +34,7 @@ NAV = [
     "Revoke Expired",
     "Expiry Notifications",
     "Job History",
+    "Deliveries",
 ]
 
 

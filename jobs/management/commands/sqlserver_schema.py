@@ -15,7 +15,7 @@ from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
 
-PROJECT_APPS = ["requests_app", "jobs"]
+PROJECT_APPS = ["requests_app", "jobs", "webhooks"]
 ALIAS = "sqlserver-offline"
 
 
