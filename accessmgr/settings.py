@@ -154,6 +154,11 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     # Django's built-in psycopg pool: job worker threads borrow from it, so the number of
     # connections is bounded by DB_POOL_MAX_SIZE, not by the number of tasks.
     # A request (or /healthz) waits at most DB_POOL_TIMEOUT for a connection, then fails.
+    if DB_POOL_MAX_SIZE < 4:
+        raise ImproperlyConfigured(
+            f"DB_POOL_MAX_SIZE must be at least 4 on PostgreSQL, got {DB_POOL_MAX_SIZE}: a job run holds "
+            "three (its own thread, its heartbeat, its recorder) and pages need one"
+        )
     _db["OPTIONS"] = {
         "pool": {
             "min_size": 1,
@@ -244,7 +249,7 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 30, minimum=0.01)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "accessmgr <accessmgr@localhost>")
 
 
@@ -259,10 +264,37 @@ if JOB_HEARTBEAT_SECONDS * 2 > JOB_STALE_AFTER_SECONDS:
         f"(got {JOB_HEARTBEAT_SECONDS} and {JOB_STALE_AFTER_SECONDS}); otherwise a healthy "
         "run could be taken over between two heartbeats"
     )
+# The lease (docs/locking.md): a run starts no send and no write later than
+# JOB_STALE_AFTER_SECONDS - JOB_LEASE_MARGIN_SECONDS after its last confirmed heartbeat was sent,
+# so whatever it started before must end within the margin. None: a quarter of the stale limit.
+JOB_LEASE_MARGIN_SECONDS = env_float("JOB_LEASE_MARGIN_SECONDS", 0, minimum=0) or None
+JOB_STATEMENT_TIMEOUT_SECONDS = env_float("JOB_STATEMENT_TIMEOUT_SECONDS", 10, minimum=0.01)
+_margin = JOB_LEASE_MARGIN_SECONDS or JOB_STALE_AFTER_SECONDS / 4
+for _name, _bound in (
+    ("EMAIL_TIMEOUT", EMAIL_TIMEOUT),
+    ("JOB_STATEMENT_TIMEOUT_SECONDS", JOB_STATEMENT_TIMEOUT_SECONDS),
+):
+    if _bound >= _margin:
+        raise ImproperlyConfigured(
+            f"{_name} ({_bound:g} s) must be shorter than JOB_LEASE_MARGIN_SECONDS ({_margin:g} s; "
+            "default a quarter of JOB_STALE_AFTER_SECONDS): a job starts no send or heartbeat later "
+            "than that margin before another server could take its lock over, so one started just "
+            "before must end within it"
+        )
+if JOB_STALE_AFTER_SECONDS - _margin <= JOB_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        f"JOB_STALE_AFTER_SECONDS - JOB_LEASE_MARGIN_SECONDS ({JOB_STALE_AFTER_SECONDS - _margin:g} s) "
+        f"must be longer than JOB_HEARTBEAT_SECONDS ({JOB_HEARTBEAT_SECONDS:g} s): otherwise a healthy "
+        "run's lease would end between two heartbeats"
+    )
 REVOKE_DELAY_SECONDS = env_float("REVOKE_DELAY_SECONDS", 15)
-REVOKE_CHUNK_SIZE = env_int("REVOKE_CHUNK_SIZE", 1000, minimum=1)
+REVOKE_CHUNK_SIZE = env_int("REVOKE_CHUNK_SIZE", 0)  # 0: the database's own (jobs.revoke.revoke_chunk_ids)
 NOTIFY_SEND_DELAY_SECONDS = env_float("NOTIFY_SEND_DELAY_SECONDS", 10)
 NOTIFY_MAX_WORKERS = env_int("NOTIFY_MAX_WORKERS", 16, minimum=1)
+# Senders use no database connection; one recorder thread writes the sent reminders in batches.
+NOTIFY_SMTP_CONNECTIONS = env_int("NOTIFY_SMTP_CONNECTIONS", 0) or None  # None: one per worker
+NOTIFY_MAX_SENDS_PER_SECOND = env_float("NOTIFY_MAX_SENDS_PER_SECOND", 0) or None  # None: no cap
+NOTIFY_RECORD_RETRY_SECONDS = env_float("NOTIFY_RECORD_RETRY_SECONDS", 0.2)
 # All Requests: its Total/Active/Revoked counts reused for this long unless a request was created
 # or revoked since (requests_app.selectors.access_request_list); 0 counts on every view.
 REQUESTS_COUNTS_CACHE_SECONDS = env_float("REQUESTS_COUNTS_CACHE_SECONDS", 10)

@@ -38,6 +38,12 @@ DROP INDEX [uar_email_idx] ON [UserAccessRequest];
 --
 -- (no-op)
 
+-- Migration requests_app.0004_expirynotification_message_id
+--
+-- Add field message_id to expirynotification
+--
+ALTER TABLE [ExpiryNotification] ADD [Message_Id] nvarchar(255) NULL;
+
 -- Migration jobs.0001_initial
 --
 -- Create model NotificationJobRun

@@ -27,6 +27,9 @@ class Dialect:
     lock_hint: str = ""  # table hint on the NOT EXISTS probe of the lock insert
     output_inserted: bool = False  # returns columns with OUTPUT INSERTED.x, not RETURNING x
     revoke_in_one_statement: bool = False  # revoke_chunk_sql exists
+    max_parameters: int = 2100  # the most parameters one statement may carry
+    revoke_chunk_ids: int = 2000  # the revoke job's chunk when REVOKE_CHUNK_SIZE is not set
+    share_lock: str = ""  # appended to a SELECT: lock the rows read until the transaction ends
     quote: Callable[[str], str] = str  # the connection's ops.quote_name (dialect_for binds it)
 
     def _returning(self, column: str) -> tuple[str, str]:
@@ -86,22 +89,56 @@ class Dialect:
             raise NotImplementedError(f"no one-statement revoke on {self.vendor}")
         q = self.quote
         return (
-            f"WITH revoked AS (UPDATE {q('UserAccessRequest')} SET {q('Status')} = 'Revoked' "
-            f"WHERE {q('Id')} = ANY(%s) AND {q('Status')} = 'Active' RETURNING {q('Request_Id')}) "
+            f"WITH revoked AS (UPDATE {q('UserAccessRequest')} u SET {q('Status')} = 'Revoked' "
+            f"FROM unnest(%s::integer[]) AS chunk (id) "
+            f"WHERE u.{q('Id')} = chunk.id AND u.{q('Status')} = 'Active' RETURNING u.{q('Request_Id')}) "
             f"INSERT INTO {q('RevokedAccess')} ({q('Request_Id')}, {q('Revoked_Dt')}, {q('Revoked_By')}, "
             f"{q('Job_Id')}) SELECT {q('Request_Id')}, %s, %s, %s FROM revoked"
         )
 
-    def notification_insert_sql(self) -> str:
-        """Record one sent reminder and return its Sent_At (the database clock's).
-        Parameters: request id, notification type, sent to, job id."""
+    def notifications_record_sql(self, table: str, count: int) -> str:
+        """Record `count` sent reminders in one statement, only while the run `table` row of
+        the given Job_Id is still InProgress (the fence: it locks that row until the statement
+        ends, so a taker's abandon waits for it), skipping reminders already recorded and
+        requests that no longer exist. Returns Request_Id, Notification_Type and Sent_At of
+        each row written. Parameters: per reminder request id, notification type, sent to,
+        job id, message id; then the fence's job id."""
         q = self.quote
-        columns = ", ".join(q(c) for c in ("Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id"))
-        output, returning = self._returning("Sent_At")
-        return (
-            f"INSERT INTO {q('ExpiryNotification')} ({columns}){output} "
-            f"VALUES (%s, %s, {self.now}, %s, %s){returning}"
+        columns = ("Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id", "Message_Id")
+        names = ", ".join(q(c) for c in columns)
+        rows = ", ".join(["(%s, %s, %s, %s, %s)"] * count) if count > 0 else _placeholders(count)
+        values = "v (c1, c2, c3, c4, c5)"
+        fence = (
+            f"EXISTS (SELECT 1 FROM {q(table)}{self.lock_hint} WHERE {q('Job_Id')} = %s "
+            f"AND {q('Status')} = 'InProgress'{self.share_lock})"
         )
+        select = (
+            f"SELECT v.c1, v.c2, {self.now}, v.c3, v.c4, v.c5 FROM "
+            + ("v" if not self.output_inserted else f"(VALUES {rows}) AS {values}")
+            + f" JOIN {q('UserAccessRequest')} r ON r.{q('Request_Id')} = v.c1 WHERE {fence}"
+        )
+        target = f"INSERT INTO {q('ExpiryNotification')} ({names})"
+        if self.output_inserted:  # SQL Server: no ON CONFLICT; NOT EXISTS under a key-range lock
+            output = ", ".join(f"INSERTED.{q(c)}" for c in ("Request_Id", "Notification_Type", "Sent_At"))
+            return (
+                f"{target} OUTPUT {output} {select} AND NOT EXISTS (SELECT 1 FROM "
+                f"{q('ExpiryNotification')} e{self.lock_hint} WHERE e.{q('Request_Id')} = v.c1 "
+                f"AND e.{q('Notification_Type')} = v.c2)"
+            )
+        returning = ", ".join(q(c) for c in ("Request_Id", "Notification_Type", "Sent_At"))
+        return (
+            f"WITH {values} AS (VALUES {rows}) {target} {select} ON CONFLICT DO NOTHING RETURNING {returning}"
+        )
+
+    def statement_timeout_sql(self, seconds: float) -> str | None:
+        """Bound every later statement of the current transaction to `seconds` (None where
+        the database has no such setting: SQLite waits at most its busy timeout)."""
+        milliseconds = max(1, round(seconds * 1000))
+        if self.vendor == "postgresql":
+            return f"SET LOCAL statement_timeout = {milliseconds}"
+        if self.vendor == "microsoft":  # a session setting; a lock wait is where a statement hangs
+            return f"SET LOCK_TIMEOUT {milliseconds}"
+        return None
 
     def is_unique_violation(self, exc: Exception, *, table: str, column: str, constraint: str) -> bool:
         """Whether an IntegrityError is a violation of this unique constraint (on `column`)."""
@@ -119,6 +156,9 @@ POSTGRESQL = Dialect(
     now="statement_timestamp()",
     ago="(statement_timestamp() - make_interval(secs => %s))",
     revoke_in_one_statement=True,
+    max_parameters=65535,
+    revoke_chunk_ids=20000,  # one array parameter, whatever the number of ids
+    share_lock=" FOR SHARE",
 )
 
 # Django stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS[.ffffff]' UTC text, which compares
@@ -127,6 +167,8 @@ SQLITE = Dialect(
     vendor="sqlite",
     now="strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')",
     ago="strftime('%%Y-%%m-%%d %%H:%%M:%%f', julianday('now') - %s / 86400.0)",
+    max_parameters=32766,  # SQLITE_MAX_VARIABLE_NUMBER since 3.32
+    revoke_chunk_ids=10000,
 )
 
 # SYSUTCDATETIME() is UTC whatever the server's zone. UPDLOCK, HOLDLOCK make the NOT EXISTS

@@ -1,42 +1,28 @@
 """The notification job: email each Active request due a reminder (REMINDER_DAYS, default a
-30-Day then a 7-Day Reminder) in parallel, recording a reminder only after its email went
-out, so a failed send is retried by the next run. `pending_notifications()` is the one
+30-Day then a 7-Day Reminder) in parallel (jobs.sending), recording a reminder only after its
+email went out, so a failed send is retried by the next run. `pending_notifications()` is the one
 selector behind the page, the API and the job; `notifications_send()` the one job function."""
 
 from __future__ import annotations
 
-import logging
 import random
-import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from threading import Event, Lock
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection
 from django.db.models import Count
 
-from accessmgr.db import db_datetime, db_now
-from jobs.dialects import dialect_for
-from jobs.emails import email_build
-from jobs.lock import JobLock, LockLost
+from accessmgr.db import db_now
+from jobs.emails import email_build, stable_message_id
+from jobs.lock import JobLock
 from jobs.models import NotificationJobRun
 from jobs.runner import job_run
+from jobs.sending import send_all
 from requests_app.models import NEVER_EXPIRES, UserAccessRequest
-
-logger = logging.getLogger("jobs.notifications")
-
-# SQLite lets one writer in at a time and makes the others poll with growing sleeps;
-# taking turns in-process instead hands the write lock straight to the next task.
-_SQLITE_WRITER = Lock()
-
-PROGRESS_EVERY_SECONDS = 1.0  # at most one progress UPDATE a second, plus one at the end
-
 
 # --- Which reminder is due --------------------------------------------------------------
 
@@ -71,6 +57,13 @@ class PendingNotification:
     days_left: int
     sent_count: int  # reminders already recorded for this request
     reminder: str  # the one due now, e.g. "7-Day Reminder"
+
+    template = "expiry-reminder"  # templates/emails/<template>-subject.txt, …
+
+    @property
+    def message_id(self) -> str:
+        """The same Message-ID whenever this reminder (request, type, expiry) is sent."""
+        return stable_message_id(self.request_id, self.reminder, self.expires_on.isoformat())
 
 
 def pending_notifications(*, now: datetime | None = None) -> list[PendingNotification]:
@@ -126,54 +119,25 @@ def failure_options_validate(
     return bool(simulate_failures), frozenset(e.lower() for e in emails)
 
 
-class SimulatedFailure(Exception):
-    """A send failed on purpose (test mode)."""
-
-
 # --- The job ------------------------------------------------------------------------------
 
 
-@dataclass
-class _Outcome:
-    item: PendingNotification
-    status: str  # "sent" | "skipped" | "failed" | "cancelled"
-    error: str = ""
-    sent_at: datetime | None = None  # "sent": Sent_At as recorded
+def notification_email(item: PendingNotification) -> EmailMultiAlternatives:
+    """The reminder's email, with its stable Message-ID."""
+    message = email_build(name=item.template, to=item.email, context={"item": item})
+    message.extra_headers["Message-ID"] = item.message_id
+    return message
 
 
-def notification_record(*, item: PendingNotification, job_id: str) -> datetime:
-    """Record one sent reminder on this thread's connection (autocommit); its Sent_At as the
-    database set it. Raises IntegrityError when it was recorded meanwhile. On SQLite the
-    connection is opened inside the in-process writer turn (docs/benchmarks.md)."""
-    sql = dialect_for().notification_insert_sql()
-    with _SQLITE_WRITER if connection.vendor == "sqlite" else nullcontext(), connection.cursor() as cursor:
-        cursor.execute(sql, [item.request_id, item.reminder, item.email, job_id])
-        return db_datetime(cursor.fetchone()[0])
+def _record_row(job_id: str):
+    def row(item: PendingNotification) -> tuple:
+        return (item.request_id, item.reminder, item.email, job_id, item.message_id)
+
+    return row
 
 
-def _send_one(
-    item: PendingNotification, *, lock: JobLock, stop: Event, should_fail, delay: float
-) -> _Outcome:
-    """One task, on a pool thread: render, wait (the simulated latency), send, record. Never
-    raises: an error is a failed outcome. Closes this thread's connection at the end."""
-    try:
-        message = email_build(name="expiry-reminder", to=item.email, context={"item": item})
-        if stop.wait(delay) or lock.lost.is_set():  # interrupted, or another run took over
-            return _Outcome(item, "cancelled")
-        reason = should_fail(item)
-        if reason:
-            raise SimulatedFailure(reason)
-        message.send()
-        try:
-            sent_at = notification_record(item=item, job_id=lock.job_id)
-        except IntegrityError:
-            return _Outcome(item, "skipped", "already recorded")
-        return _Outcome(item, "sent", sent_at=sent_at)
-    except Exception as exc:
-        logger.warning("notification failed request=%s email=%s error=%s", item.request_id, item.email, exc)
-        return _Outcome(item, "failed", str(exc) or type(exc).__name__)
-    finally:
-        connection.close()
+def _record_key(item: PendingNotification) -> tuple:
+    return (item.request_id, item.reminder)
 
 
 def _failure_rule(*, simulate_failures: bool, fail_emails: frozenset):
@@ -187,61 +151,6 @@ def _failure_rule(*, simulate_failures: bool, fail_emails: frozenset):
         return ""
 
     return should_fail
-
-
-def _count(lock: JobLock, outcomes: list[_Outcome], total: int) -> None:
-    """The run's counts so far, which the runner releases it with (also when it fails)."""
-    lock.counts.update(
-        success_count=sum(o.status == "sent" for o in outcomes),
-        failed_count=sum(o.status == "failed" for o in outcomes),
-        processed_count=len(outcomes),
-        total_count=total,
-    )
-
-
-def _send_all(lock: JobLock, pending: list[PendingNotification], should_fail) -> list[_Outcome]:
-    """Send on at most NOTIFY_MAX_WORKERS threads; report progress from this thread once a
-    second; stop (drop queued tasks) when the lock is lost. Outcomes in the order of `pending`.
-
-    Raises LockLost when another run took over."""
-    total = len(pending)
-    stop = Event()
-    workers = min(settings.NOTIFY_MAX_WORKERS, total)
-    futures = []
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"notify-{lock.job_id[:8]}") as pool:
-        try:
-            for item in pending:
-                futures.append(
-                    pool.submit(
-                        _send_one,
-                        item,
-                        lock=lock,
-                        stop=stop,
-                        should_fail=should_fail,
-                        delay=settings.NOTIFY_SEND_DELAY_SECONDS,
-                    )
-                )
-            running = set(futures)
-            while running:
-                _, running = wait(running, timeout=PROGRESS_EVERY_SECONDS)
-                if lock.lost.is_set():
-                    break
-                if running and not lock.progress(processed=total - len(running), total=total):
-                    break
-        finally:
-            # Lock lost or interrupted (SIGTERM, Ctrl-C), also while submitting: drop queued
-            # tasks, wake the waiting ones; tasks already sending finish and the pool joins them.
-            if any(not f.done() for f in futures):
-                stop.set()
-                for future in futures:
-                    future.cancel()
-    outcomes = [f.result() for f in futures if not f.cancelled()]
-    _count(lock, outcomes, total)
-    if lock.lost.is_set():
-        raise LockLost(
-            f"Run {lock.job_id} of the notification job lost its lock to another run; stopped sending."
-        )
-    return outcomes
 
 
 @dataclass(frozen=True)
@@ -269,6 +178,7 @@ class NotificationResult:
     skipped_count: int = 0  # recorded meanwhile by someone else
     parallel_seconds: float = 0.0
     workers: int = 0
+    unrecorded: list[FailedSend] = field(default_factory=list)  # sent, record not written
 
     @property
     def message(self) -> str:
@@ -279,6 +189,11 @@ class NotificationResult:
         )
         if self.skipped_count:
             message += f" {self.skipped_count} already recorded (skipped)."
+        if self.unrecorded:
+            message += (
+                f" {len(self.unrecorded)} were sent but could not be recorded: "
+                "the next run may send them again."
+            )
         return message
 
     @property
@@ -295,13 +210,23 @@ class NotificationResult:
 def _notify(lock: JobLock, *, should_fail) -> NotificationResult:
     pending = pending_notifications()
     total = len(pending)
-    _count(lock, [], total)
+    lock.counts.update(success_count=0, failed_count=0, processed_count=0, total_count=total)
     lock.progress(processed=0, total=total)
     if not pending:
         return NotificationResult(job_id=lock.job_id, total=0)
-    started = time.monotonic()
-    outcomes = _send_all(lock, pending, should_fail)
-    parallel_seconds = time.monotonic() - started
+    report = send_all(
+        lock,
+        pending,
+        build=notification_email,
+        row=_record_row(lock.job_id),
+        key=_record_key,
+        should_fail=should_fail,
+    )
+    outcomes = report.outcomes
+
+    def failures(status: str) -> list[FailedSend]:
+        return [FailedSend(o.item.request_id, o.item.email, o.error) for o in outcomes if o.status == status]
+
     return NotificationResult(
         job_id=lock.job_id,
         total=total,
@@ -310,12 +235,11 @@ def _notify(lock: JobLock, *, should_fail) -> NotificationResult:
             for o in outcomes
             if o.status == "sent"
         ],
-        failed=[
-            FailedSend(o.item.request_id, o.item.email, o.error) for o in outcomes if o.status == "failed"
-        ],
+        failed=failures("failed"),
         skipped_count=sum(o.status == "skipped" for o in outcomes),
-        parallel_seconds=parallel_seconds,
-        workers=min(settings.NOTIFY_MAX_WORKERS, total),
+        parallel_seconds=report.parallel_seconds,
+        workers=report.workers,
+        unrecorded=failures("unrecorded"),
     )
 
 

@@ -59,6 +59,8 @@ class ExpiryNotification(models.Model):
     sent_at = models.DateTimeField(db_column="Sent_At")
     sent_to = models.EmailField(max_length=254, db_column="Sent_To")
     job_id = models.CharField(max_length=36, null=True, blank=True, db_column="Job_Id")
+    # The email's Message-ID header, the same whenever this reminder is sent (docs/notifications.md)
+    message_id = models.CharField(max_length=255, null=True, blank=True, db_column="Message_Id")
 
     class Meta:
         db_table = "ExpiryNotification"

@@ -8,6 +8,7 @@ and against what `manage.py sqlserver_schema` prints now.
 
 import dataclasses
 import inspect
+import itertools
 import os
 import re
 import subprocess
@@ -16,6 +17,7 @@ from dataclasses import replace
 
 import pytest
 import sqlglot
+from django.test import override_settings
 from sqlglot import exp
 
 from jobs.dialects import DIALECTS, Dialect, dialect_for
@@ -35,7 +37,7 @@ NOT_SQL = {"vendor", "quote"}
 # Functions that give the server's local time: the lock must never use them.
 LOCAL_TIME = re.compile(r"\b(GETDATE|SYSDATETIME|SYSDATETIMEOFFSET|CURRENT_TIMESTAMP|GETUTCDATE)\b", re.I)
 SAMPLE_LITERALS = ["'0f8fad5b-d9cb-469f-a165-70867728950e'", "'web-1:4242'", "'alice'", "'extra'"]
-SAMPLE_ARGUMENTS = {"table": JOB_TABLES, "count": [3]}
+SAMPLE_ARGUMENTS = {"table": JOB_TABLES, "count": [3], "seconds": [10]}
 
 
 def fill_placeholders(sql: str, *, numbers: bool = False) -> str:
@@ -69,13 +71,10 @@ def microsoft_strings() -> dict[str, str]:
         if not name.endswith("_sql"):
             continue
         params = [p for p in inspect.signature(method).parameters if p != "self"]
-        assert len(params) <= 1 and set(params) <= set(SAMPLE_ARGUMENTS), (
-            f"add samples for Dialect.{name}{params}"
-        )
-        samples = SAMPLE_ARGUMENTS[params[0]] if params else [None]
-        for sample in samples:
+        assert set(params) <= set(SAMPLE_ARGUMENTS), f"add samples for Dialect.{name}{params}"
+        for sample in itertools.product(*(SAMPLE_ARGUMENTS[p] for p in params)):
             try:
-                texts[f"{name}({sample or ''})"] = getattr(MICROSOFT, name)(*([sample] if params else []))
+                texts[f"{name}({', '.join(map(str, sample))})"] = getattr(MICROSOFT, name)(*sample)
             except NotImplementedError:
                 continue  # not a statement SQL Server is sent
     return texts
@@ -85,7 +84,11 @@ def test_every_microsoft_string_is_collected():
     texts = microsoft_strings()
     assert {"now", "ago", "lock_hint"} <= set(texts)
     assert {f"acquire_sql({t})" for t in JOB_TABLES} <= set(texts)
-    assert {"revocations_insert_sql(3)", "revoke_update_sql(3)", "notification_insert_sql()"} <= set(texts)
+    assert {
+        "revocations_insert_sql(3)",
+        "revoke_update_sql(3)",
+        "notifications_record_sql(NotificationJobRun, 3)",
+    } <= set(texts)
 
 
 @pytest.mark.parametrize("name", sorted(microsoft_strings()))
@@ -188,11 +191,13 @@ def test_revocations_insert_is_one_insert_select_of_the_chunks_request_ids():
 
 
 def test_revocations_insert_parameters_stay_far_below_the_sql_server_limit():
-    from jobs.revoke import MAX_CHUNK_IDS
+    from jobs.revoke import revoke_chunk_ids
 
-    sql = MICROSOFT.revocations_insert_sql(MAX_CHUNK_IDS)
-    assert sql.count("%s") == MAX_CHUNK_IDS + 3 < 2100
-    assert MICROSOFT.revoke_update_sql(MAX_CHUNK_IDS).count("%s") == MAX_CHUNK_IDS
+    for size in (0, 5000):  # the default, and a setting above the limit
+        with override_settings(REVOKE_CHUNK_SIZE=size):
+            ids = revoke_chunk_ids(MICROSOFT)
+        assert MICROSOFT.revocations_insert_sql(ids).count("%s") == ids + 3 <= 2100
+        assert MICROSOFT.revoke_update_sql(ids).count("%s") == ids
     with pytest.raises(ValueError):
         MICROSOFT.revocations_insert_sql(0)
 
@@ -220,10 +225,14 @@ def test_revoke_chunk_on_postgresql_is_one_update_returning_feeding_the_insert()
     assert update.this.name == "UserAccessRequest"
     (assignment,) = update.expressions
     assert (assignment.this.name, assignment.expression.this) == ("Status", "Revoked")
+    # The ids joined as a set (unnest), not `Id = ANY(…)`: the plan is index lookups driven by
+    # the array whatever the table's statistics say (a freshly loaded, unanalysed table).
+    chunk = update.args["from_"].this
+    assert isinstance(chunk, exp.Unnest) and chunk.alias == "chunk"
     condition = update.args["where"].this
     assert isinstance(condition, exp.And)
     ids, status = condition.this, condition.expression
-    assert ids.this.name == "Id" and isinstance(ids.expression, exp.Any)
+    assert (ids.this.name, ids.expression.sql()) == ("Id", "chunk.id")
     assert (status.this.name, status.expression.this) == ("Status", "Active")
     assert [column.name for column in update.args["returning"].expressions] == ["Request_Id"]
 
@@ -276,31 +285,81 @@ def test_a_database_without_returning_is_refused(monkeypatch):
         dialect_for(connection)
 
 
-NOTIFICATION_COLUMNS = ["Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id"]
+NOTIFICATION_COLUMNS = ["Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id", "Message_Id"]
 
 
-def test_notification_insert_on_sql_server_outputs_sent_at_from_sysutcdatetime():
-    sql = MICROSOFT.notification_insert_sql()
-    assert sql.count("%s") == 4
-    insert = parse_tsql(fill_placeholders(sql))
+def _fence(where: exp.Expression) -> exp.Select:
+    """The EXISTS probe of the run's row in a WHERE clause."""
+    (exists,) = [e for e in where.find_all(exp.Exists) if not isinstance(e.parent, exp.Not)]
+    return exists.this
+
+
+def _assert_fenced_on_the_run(select: exp.Select) -> exp.Select:
+    probe = _fence(select.args["where"])
+    assert probe.args["from_"].this.name == "NotificationJobRun"
+    where = probe.args["where"].sql()
+    assert "Job_Id" in where and "'InProgress'" in where
+    return probe
+
+
+def test_notifications_record_on_sql_server_is_one_fenced_insert_select_outputting_each_row():
+    sql = MICROSOFT.notifications_record_sql("NotificationJobRun", 3)
+    assert sql.count("%s") == 3 * 5 + 1  # five per reminder, then the fence's job id
+    insert = parse_tsql(fill_placeholders(sql.replace("%s", "'x'")))
     assert isinstance(insert, exp.Insert)
     assert insert.this.this.name == "ExpiryNotification"
     assert [c.name for c in insert.this.expressions] == NOTIFICATION_COLUMNS
-    (row,) = insert.expression.expressions
-    assert function_names(row.expressions[2]) == {"SYSUTCDATETIME"}
-    assert "OUTPUT INSERTED.[Sent_At]" in sql
+    assert "OUTPUT INSERTED.[Request_Id], INSERTED.[Notification_Type], INSERTED.[Sent_At]" in sql
+    select = insert.expression
+    assert function_names(select.expressions[2]) == {"SYSUTCDATETIME"}
+    values = select.args["from_"].this
+    assert isinstance(values, exp.Values) and len(values.expressions) == 3
+    probe = _assert_fenced_on_the_run(select)
+    hints = {
+        h.name.upper() for hint in probe.args["from_"].this.args.get("hints") or [] for h in hint.expressions
+    }
+    assert {"UPDLOCK", "HOLDLOCK"} <= hints  # the taker's abandon waits for this statement
+    (not_exists,) = [n for n in select.args["where"].find_all(exp.Not) if isinstance(n.this, exp.Exists)]
+    assert not_exists.this.this.args["from_"].this.name == "ExpiryNotification"  # duplicates skipped
+    assert [j.this.name for j in select.args["joins"]] == ["UserAccessRequest"]  # requests gone skipped
+
+
+def test_notifications_record_fits_sql_servers_parameter_limit():
+    from jobs.sending import RECORD_BATCH_ROWS, RECORD_COLUMNS
+
+    rows = min(RECORD_BATCH_ROWS, (MICROSOFT.max_parameters - 1) // RECORD_COLUMNS)
+    assert MICROSOFT.notifications_record_sql("NotificationJobRun", rows).count("%s") <= 2100
 
 
 @pytest.mark.parametrize(
     "dialect,read", [(SQLITE, "sqlite"), (POSTGRESQL, "postgres")], ids=["sqlite", "postgresql"]
 )
-def test_notification_insert_returns_sent_at(dialect, read):
-    sql = dialect.notification_insert_sql()
-    assert sql.count("%s") == 4
+def test_notifications_record_is_one_fenced_insert_on_conflict_do_nothing_returning(dialect, read):
+    sql = dialect.notifications_record_sql("NotificationJobRun", 3)
+    assert sql.count("%s") == 3 * 5 + 1
     (insert,) = sqlglot.parse(sql.replace("%s", "'x'").replace("%%", "%"), read=read)
     assert isinstance(insert, exp.Insert)
+    assert insert.this.this.name == "ExpiryNotification"
     assert [c.name for c in insert.this.expressions] == NOTIFICATION_COLUMNS
-    assert [c.name for c in insert.args["returning"].expressions] == ["Sent_At"]
+    assert [c.name for c in insert.args["returning"].expressions] == [
+        "Request_Id",
+        "Notification_Type",
+        "Sent_At",
+    ]
+    assert insert.args["conflict"].args.get("action").sql().upper() == "DO NOTHING"
+    (cte,) = insert.args["with_"].expressions
+    values = cte.this.find(exp.Values)  # sqlglot reads a bare VALUES body as SELECT * FROM (VALUES …)
+    assert values is not None and len(values.expressions) == 3
+    _assert_fenced_on_the_run(insert.expression)
+    if dialect is POSTGRESQL:  # the fence's row lock makes a concurrent abandon wait
+        assert sql.rstrip().count("FOR SHARE)") == 1
+
+
+def test_statement_timeout_is_set_per_transaction_on_postgresql_and_lock_timeout_on_sql_server():
+    assert POSTGRESQL.statement_timeout_sql(0.25) == "SET LOCAL statement_timeout = 250"
+    parse_tsql(MICROSOFT.statement_timeout_sql(10))
+    assert MICROSOFT.statement_timeout_sql(10) == "SET LOCK_TIMEOUT 10000"
+    assert SQLITE.statement_timeout_sql(10) is None
 
 
 def test_lock_hint_parses_as_a_table_hint():

@@ -282,7 +282,8 @@ def test_lock_events_are_logged_with_structured_fields(lock_log):
     [("30", "600", True), ("0.2", "1", True), ("0.6", "1", False), ("600", "600", False)],
 )
 def test_start_up_refuses_a_heartbeat_not_well_below_the_stale_limit(heartbeat, stale, ok):
-    result = django_start(JOB_HEARTBEAT_SECONDS=heartbeat, JOB_STALE_AFTER_SECONDS=stale)
+    short = {"EMAIL_TIMEOUT": "0.2", "JOB_STATEMENT_TIMEOUT_SECONDS": "0.2"}  # within the lease margin
+    result = django_start(JOB_HEARTBEAT_SECONDS=heartbeat, JOB_STALE_AFTER_SECONDS=stale, **short)
     if ok:
         assert result.returncode == 0, result.stderr
     else:
@@ -316,3 +317,29 @@ def test_sqlite_opens_write_transactions_immediately():
         pytest.skip("SQLite only")
     assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert connection.settings_dict["OPTIONS"]["timeout"] >= 5
+
+
+@pytest.mark.parametrize(
+    "variables, named",
+    [
+        ({"EMAIL_TIMEOUT": "200"}, "EMAIL_TIMEOUT"),  # the default margin is 600 / 4 = 150 s
+        ({"JOB_STATEMENT_TIMEOUT_SECONDS": "150"}, "JOB_STATEMENT_TIMEOUT_SECONDS"),
+        ({"JOB_LEASE_MARGIN_SECONDS": "20"}, "EMAIL_TIMEOUT"),  # 30 s sends would outlast it
+        ({"JOB_LEASE_MARGIN_SECONDS": "580"}, "JOB_HEARTBEAT_SECONDS"),  # a 20 s lease, beats every 30 s
+    ],
+)
+def test_start_up_refuses_timeouts_that_do_not_fit_inside_the_lease_margin(variables, named):
+    result = django_start(JOB_HEARTBEAT_SECONDS="30", JOB_STALE_AFTER_SECONDS="600", **variables)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and named in result.stderr
+    assert "JOB_LEASE_MARGIN_SECONDS" in result.stderr
+
+
+def test_start_up_accepts_the_default_lease_and_an_explicit_margin():
+    assert django_start().returncode == 0
+    result = django_start(
+        JOB_LEASE_MARGIN_SECONDS="45",
+        code="from django.conf import settings as s; print(s.JOB_LEASE_MARGIN_SECONDS)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "45.0"

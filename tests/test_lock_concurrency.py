@@ -67,7 +67,14 @@ def short_lease(settings, child_env):
     """Heartbeat 0.2 s, stale after 1 s — here and in the child processes."""
     settings.JOB_HEARTBEAT_SECONDS = HEARTBEAT
     settings.JOB_STALE_AFTER_SECONDS = STALE
-    return {**child_env, "JOB_HEARTBEAT_SECONDS": str(HEARTBEAT), "JOB_STALE_AFTER_SECONDS": str(STALE)}
+    return {
+        **child_env,
+        "JOB_HEARTBEAT_SECONDS": str(HEARTBEAT),
+        "JOB_STALE_AFTER_SECONDS": str(STALE),
+        # Within the lease margin (a quarter of the stale limit), as start-up demands.
+        "EMAIL_TIMEOUT": str(STALE / 5),
+        "JOB_STATEMENT_TIMEOUT_SECONDS": str(STALE / 5),
+    }
 
 
 class Child:

@@ -7,6 +7,7 @@ from pathlib import Path
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 os.environ.setdefault("REVOKE_DELAY_SECONDS", "0")
 os.environ.setdefault("NOTIFY_SEND_DELAY_SECONDS", "0")
+os.environ.setdefault("NOTIFY_RECORD_RETRY_SECONDS", "0")
 os.environ.setdefault("LOCK_STATUS_CACHE_SECONDS", "0")  # tests/test_lock_status_cache.py turns it on
 os.environ.setdefault("TEST_MODE", "1")
 os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")

@@ -58,6 +58,11 @@ class Command(BaseCommand):
             )
         for failure in result.failed:
             self.stdout.write(f"  FAILED  {failure.request_id}  {failure.email}  {failure.error}")
+        for unrecorded in result.unrecorded:
+            self.stdout.write(
+                f"  SENT, NOT RECORDED (may be sent again)  {unrecorded.request_id}  {unrecorded.email}  "
+                f"{unrecorded.error}"
+            )
         if result.workers:
             self.stdout.write(
                 f"{result.parallel_seconds:.2f} s in parallel on {result.workers} workers; "
