@@ -19,8 +19,15 @@ from jobs.runner import job_run
 from requests_app.models import REVOKED_BY_JOB
 from requests_app.selectors import access_request_expired
 
-# A chunk's statements carry its ids plus 3 parameters: under SQL Server's 2,100 at any setting.
-MAX_CHUNK_IDS = 2000
+
+def revoke_chunk_ids(dialect) -> int:
+    """Ids per chunk: REVOKE_CHUNK_SIZE, or the database's own size (large on PostgreSQL,
+    whose chunk is one array parameter), at most what one statement may carry elsewhere
+    (its ids plus 3 parameters: under SQL Server's 2,100)."""
+    size = settings.REVOKE_CHUNK_SIZE or dialect.revoke_chunk_ids
+    if dialect.revoke_in_one_statement:
+        return size
+    return min(size, dialect.max_parameters - 3)
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,7 @@ def _revoke(lock: JobLock) -> RevokeResult:
         return RevokeResult(job_id=lock.job_id, revoked_count=0, revoked_at=None)
     lock.progress(processed=0, total=len(ids))
     processed = 0
-    for chunk in _chunks(ids, min(settings.REVOKE_CHUNK_SIZE, MAX_CHUNK_IDS)):
+    for chunk in _chunks(ids, revoke_chunk_ids(dialect_for())):
         processed += len(chunk)
         with transaction.atomic():
             lock.fence(processed=processed, total=len(ids))  # the progress commits with the chunk

@@ -297,18 +297,32 @@ def test_on_postgresql_each_chunk_is_one_update_returning_insert_statement(setti
     assert (run.status, run.revoked_count, run.processed_count) == ("Completed", 8, 8)
 
 
-def test_chunk_size_above_the_parameter_limit_is_capped(settings, chunk_way):
+def test_chunk_size_above_the_parameter_limit_is_capped(settings, two_writes, monkeypatch):
+    """Where each id is a parameter, a chunk carries at most the database's limit minus 3
+    (here SQL Server's 2,100, imposed on this database's dialect)."""
     settings.REVOKE_CHUNK_SIZE = 5000
-    make_requests(jobs.revoke.MAX_CHUNK_IDS + 1, expires_in=-timedelta(days=1))
+    capped = replace(jobs.revoke.dialect_for(), max_parameters=2100)
+    monkeypatch.setattr(jobs.revoke, "dialect_for", lambda: capped)
+    make_requests(2098, expires_in=-timedelta(days=1))
 
     with CaptureQueriesContext(connection) as queries:
         result = revoke_expired_run(triggered_by="alice")
 
-    assert (
-        len(chunk_writes(queries)) == 2
-    )  # 2,000 ids + 1 id: each statement under SQL Server's 2,100 parameters
-    assert jobs.revoke.MAX_CHUNK_IDS + 3 < 2100
-    assert result.revoked_count == RevokedAccess.objects.count() == jobs.revoke.MAX_CHUNK_IDS + 1
+    assert len(chunk_writes(queries)) == 2  # 2,097 ids + 1 id
+    assert result.revoked_count == RevokedAccess.objects.count() == 2098
+
+
+def test_postgresql_revokes_its_default_chunk_in_one_statement(settings, monkeypatch):
+    if not dialect_for().revoke_in_one_statement:
+        pytest.skip("one statement: PostgreSQL only")
+    settings.REVOKE_CHUNK_SIZE = 0
+    make_requests(2500, expires_in=-timedelta(days=1))
+
+    with CaptureQueriesContext(connection) as queries:
+        result = revoke_expired_run(triggered_by="alice")
+
+    assert len(chunk_writes(queries)) == 1  # the ids as one array: no parameter limit
+    assert result.revoked_count == RevokedAccess.objects.count() == 2500
 
 
 def test_interrupt_mid_run_releases_the_lock_as_failed_and_changes_nothing(monkeypatch):
