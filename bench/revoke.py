@@ -8,17 +8,18 @@ table of N expired Active requests; both results are checked (N revoked, N recor
 
 from __future__ import annotations
 
+import statistics
 import time
 from datetime import timedelta
 
-from django.db import connection
+from django.db import connection, transaction
 from django.test import override_settings
 
 from accessmgr.db import db_now
 from bench.data import requests_create, tables_analyze, tables_clear
 from bench.stats import Results, Row, Stopwatch
 from jobs.dialects import dialect_for
-from jobs.revoke import revoke_expired_run
+from jobs.revoke import revoke_chunk_ids, revoke_expired_run
 from requests_app.models import REVOKED_BY_JOB as REVOKED_BY
 from requests_app.models import RevokedAccess, UserAccessRequest
 
@@ -107,3 +108,79 @@ def revoke_bench(*, results: Results, n: int) -> None:
             ),
         )
     )
+
+
+FRESH_TARGET = {"postgresql": 1.5, "sqlite": 1.3}  # × the floor, on a freshly loaded table
+ANALYSED_TARGET = {"postgresql": 1.2, "sqlite": 1.3}
+
+
+def floor_revoke() -> int:
+    """The floor: every expired Active request revoked and recorded by set-based SQL over
+    the whole table, no chunks, no lock (one statement on PostgreSQL; an INSERT … SELECT
+    and an UPDATE in one transaction elsewhere). Rows revoked."""
+    q = connection.ops.quote_name
+    now = dialect_for().now
+    expired = f"{q('Status')} = 'Active' AND {q('Expires_On')} <= {now}"
+    record = (
+        f"INSERT INTO {q('RevokedAccess')} ({q('Request_Id')}, {q('Revoked_Dt')}, {q('Revoked_By')}) "
+        f"SELECT {q('Request_Id')}, {now}, %s FROM "
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH revoked AS (UPDATE {q('UserAccessRequest')} SET {q('Status')} = 'Revoked' "
+                f"WHERE {expired} RETURNING {q('Request_Id')}) {record} revoked",
+                [REVOKED_BY],
+            )
+            return cursor.rowcount
+        cursor.execute(f"{record} {q('UserAccessRequest')} WHERE {expired}", [REVOKED_BY])
+        cursor.execute(f"UPDATE {q('UserAccessRequest')} SET {q('Status')} = 'Revoked' WHERE {expired}")
+        return cursor.rowcount
+
+
+def _loaded(n: int, *, analyze: bool) -> None:
+    tables_clear()  # analysed empty: the statistics of a table before its bulk load
+    requests_create(
+        count=n, expires_in=-timedelta(hours=1), spread=timedelta(days=90), prefix="RVF", analyze=analyze
+    )
+
+
+def revoke_floor_bench(*, results: Results, sizes: list[int], rounds: int) -> None:
+    """The job against the floor on the same data, on a table just bulk-loaded (no
+    statistics of its rows yet) and on an analysed one; interleaved rounds, medians."""
+    section = "Revoke job"
+    vendor = connection.vendor
+    raw = results.raw.setdefault("revokeFloor", [])
+    for n in sizes:
+        for analyze in (False, True):
+            times = {"project": [], "floor": []}
+            for round_ in range(rounds):
+                for way in ("project", "floor") if round_ % 2 == 0 else ("floor", "project"):
+                    _loaded(n, analyze=analyze)
+                    with override_settings(REVOKE_DELAY_SECONDS=0), Stopwatch() as watch:
+                        done = (
+                            revoke_expired_run(triggered_by="bench").revoked_count
+                            if way == "project"
+                            else floor_revoke()
+                        )
+                    times[way].append(watch.seconds)
+                    if not (done == n and _check(n, way)):
+                        times[way][-1] = float("nan")
+            project, floor = (statistics.median(times[w]) for w in ("project", "floor"))
+            ratio = project / floor
+            state = "analysed table" if analyze else "freshly loaded table (not analysed)"
+            target = (ANALYSED_TARGET if analyze else FRESH_TARGET).get(vendor)
+            raw.append({"n": n, "analysed": analyze, **times})
+            results.add(
+                Row(
+                    section,
+                    f"Revoke {n:,} on a {state}: job ÷ one set-based statement",
+                    f"{ratio:.2f}×",
+                    target=f"≤ {target:g}×" if target else "",
+                    passed=(ratio <= target) if target else None,
+                    detail=(
+                        f"job {project:.2f} s, floor {floor:.2f} s (medians of {rounds}, interleaved; "
+                        f"chunks of {revoke_chunk_ids(dialect_for()):,})"
+                    ),
+                )
+            )

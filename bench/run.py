@@ -25,6 +25,11 @@ class Plan:
     mode: str
     notify_runs: list[tuple[int, float]] = field(default_factory=list)  # (N, delay seconds)
     revoke_n: int = 100_000
+    revoke_floor_sizes: list[int] = field(default_factory=lambda: [30_000, 100_000])
+    revoke_floor_rounds: int = 3
+    smtp_n: int = 2000
+    smtp_workers: int = 100
+    smtp_rounds: int = 3
     lock_iterations: int = 1000
     lock_processes: int = 16
     lock_seconds: float = 5
@@ -43,6 +48,9 @@ PLANS = {
         mode="quick pass (BENCH_QUICK=1)",
         notify_runs=[(100, 0.5), (1000, 0.5)],
         revoke_n=10_000,
+        revoke_floor_sizes=[10_000],
+        smtp_n=500,
+        smtp_workers=50,
         lock_iterations=200,
         lock_seconds=2,
         page_samples=50,
@@ -53,6 +61,11 @@ PLANS = {
         mode="smoke (tiny N)",
         notify_runs=[(5, 0.05)],
         revoke_n=300,
+        revoke_floor_sizes=[300],
+        revoke_floor_rounds=1,
+        smtp_n=20,
+        smtp_workers=4,
+        smtp_rounds=1,
         lock_iterations=10,
         lock_processes=2,
         lock_seconds=0.3,
@@ -77,7 +90,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, default=BENCH_DIR, help="SQLite file, results JSON")
     parser.add_argument("--pg-url", help="PostgreSQL URL of the bench database (default: BENCH_PG_URL)")
     parser.add_argument(
-        "--only", default="", help="comma-separated sections: lock,notifications,revoke,pages"
+        "--only", default="", help="comma-separated sections: lock,notifications,smtp,revoke,pages"
     )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database at the end")
     return parser.parse_args(argv)
@@ -148,9 +161,17 @@ def main(argv: list[str] | None = None) -> int:
             notifications_bench(results=results, runs=plan.notify_runs, sampler_args=sampler_args)
 
         def revoke():
-            from bench.revoke import revoke_bench
+            from bench.revoke import revoke_bench, revoke_floor_bench
 
             revoke_bench(results=results, n=plan.revoke_n)
+            revoke_floor_bench(
+                results=results, sizes=plan.revoke_floor_sizes, rounds=plan.revoke_floor_rounds
+            )
+
+        def smtp():
+            from bench.smtp import smtp_bench
+
+            smtp_bench(results=results, n=plan.smtp_n, workers=plan.smtp_workers, rounds=plan.smtp_rounds)
 
         def pages():
             from bench.pages import pages_bench
@@ -164,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             )
 
         section("notifications", notifications)
+        section("smtp", smtp)
         section("revoke", revoke)
         section("pages", pages)
 
