@@ -12,6 +12,7 @@ import gc
 import time
 from datetime import timedelta
 
+from accessmgr.db import db_now
 from bench.data import requests_create, tables_clear
 from bench.stats import Results, Row, rss_bytes
 from requests_app import exports, selectors
@@ -29,7 +30,10 @@ def export_bench(*, results: Results, n: int) -> None:
     before = peak = rss_bytes()
     lines = size = 0
     started = time.perf_counter()
-    response = exports.access_requests_csv(selectors.access_request_filtered(), filename="bench.csv")
+    response = exports.access_requests_csv(
+        selectors.access_request_filtered(filters=selectors.RequestFilters(), now=db_now()),
+        filename="bench.csv",
+    )
     for chunk in response.streaming_content:
         lines += 1
         size += len(chunk)

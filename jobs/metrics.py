@@ -28,6 +28,7 @@ RESULTS = ("completed", COMPLETED_WITH_FAILURES, "failed", "abandoned", "refused
 ITEMS = {
     "revoke": [("revoked", "revoked_count")],
     "notifications": [("sent", "success_count"), ("failed_sends", "failed_count")],
+    "deliveries": [("events_delivered", "success_count"), ("failed_deliveries", "failed_count")],
 }
 
 

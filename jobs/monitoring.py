@@ -28,7 +28,7 @@ def job_schedule(job: str) -> Schedule | None:
         "revoke": settings.REVOKE_SCHEDULE,
         "notifications": settings.NOTIFY_SCHEDULE,
         "prune": settings.HISTORY_PRUNE_SCHEDULE if settings.HISTORY_RETENTION_DAYS > 0 else "",
-    }[job]
+    }.get(job, "")  # event delivery has no schedule setting yet: deliver_events from cron
     return schedule_parse(text, zone=settings.SCHEDULE_TIME_ZONE)
 
 
@@ -43,7 +43,7 @@ def run_result(*, status: str, failed_count: int | None = None) -> str:
 def job_max_age(job: str, *, now: datetime) -> timedelta | None:
     """How old the job's last success may be: its *_MAX_AGE_SECONDS, else twice its
     schedule's period plus a minute; None (not checked) without either."""
-    seconds = getattr(settings, MAX_AGE_SETTINGS[job])
+    seconds = getattr(settings, MAX_AGE_SETTINGS[job]) if job in MAX_AGE_SETTINGS else 0
     if seconds > 0:
         return timedelta(seconds=seconds)
     schedule = job_schedule(job)

@@ -24,7 +24,7 @@ def test_revoke_page_shows_its_schedule_next_run_and_last_result(operator_client
     box = schedule_box(operator_client.get(reverse("jobs:revoke_expired")).content.decode(), "revoke")
     assert "<code>*/15 * * * *</code> (UTC)" in box
     assert re.search(
-        r"Next run</dt> <dd><time datetime=\"[^\"]+\">\d{4}-\d\d-\d\d \d\d:(00|15|30|45):00</time>", box
+        r"Next run</dt> <dd><time datetime=\"[^\"]+\">\d{4}-\d\d-\d\d \d\d:(00|15|30|45):00 UTC</time>", box
     )
     assert 'Last successful run</dt> <dd><span class="muted">Never</span>' in box
     assert "No runs yet" in box

@@ -104,7 +104,8 @@ def test_metrics_count_runs_by_result_and_the_items_they_processed(client, token
         value(after, "accessmgr_job_runs_total", job="notifications", result="completed_with_failures") == 1
     )
     assert value(after, "accessmgr_job_items_total", job="revoke", item="revoked") == 2
-    assert value(after, "accessmgr_job_items_total", job="notifications", item="sent") == 1
+    # its reminder and the two "access ended" notices of the requests the revoke run revoked
+    assert value(after, "accessmgr_job_items_total", job="notifications", item="sent") == 3
     assert value(after, "accessmgr_job_items_total", job="notifications", item="failed_sends") == 1
     assert value(after, "accessmgr_job_duration_seconds_count", job="revoke") == 2  # completed + failed
     assert value(after, "accessmgr_job_duration_seconds_bucket", job="revoke", le="+Inf") == 2
@@ -136,7 +137,12 @@ def test_counters_do_not_go_down_when_history_is_pruned(client, token, make_requ
             completed_at=F("completed_at") - timedelta(days=100),
         )
 
-    assert history_prune(older_than=timedelta(days=90)) == {"revoke": 3, "notifications": 1, "ticks": 0}
+    assert history_prune(older_than=timedelta(days=90)) == {
+        "revoke": 3,
+        "notifications": 1,
+        "deliveries": 0,
+        "ticks": 0,
+    }
     revoke_expired_run(triggered_by="new")
     after = scrape(client, token)
 

@@ -47,12 +47,14 @@ def test_prune_deletes_old_runs_refusals_and_ticks_and_keeps_the_rest(make_reque
     finally:
         held.release(status="Completed", revoked_count=0)
 
-    assert "revoke: 2, notifications: 1, ticks: 1" in capsys.readouterr().out  # the run and the refusal
+    assert (
+        "revoke: 2, notifications: 1, deliveries: 0, ticks: 1" in capsys.readouterr().out
+    )  # the run and the refusal
     assert list(RevokeExpiredJobRun.objects.values_list("job_id", flat=True)) == [held.job_id]
     assert not NotificationJobRun.objects.exists()
     assert list(ScheduledTick.objects.all()) == [recent]
     assert RevokedAccess.objects.count() == 1
-    assert ExpiryNotification.objects.count() == 1
+    assert ExpiryNotification.objects.count() == 2  # the reminder and the access-ended notice, kept
     assert UserAccessRequest.objects.count() == 2
 
 

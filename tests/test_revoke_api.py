@@ -82,7 +82,7 @@ def test_failed_run_is_500_json_with_the_job_and_changes_nothing(operator_client
     def insert_fails(**kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(jobs.revoke, "revocations_insert", insert_fails)
+    monkeypatch.setattr(jobs.revoke, "revoke_chunk", insert_fails)
     response = operator_client.post(URL)
 
     assert response.status_code == 500

@@ -156,7 +156,7 @@ def test_failed_run_shows_the_error_and_changes_nothing(operator_client, monkeyp
     def insert_fails(**kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(jobs.revoke, "revocations_insert", insert_fails)
+    monkeypatch.setattr(jobs.revoke, "revoke_chunk", insert_fails)
     response = operator_client.post(RUN, **HTMX)
 
     html = response.content.decode()

@@ -69,7 +69,7 @@ def test_failure_exits_1_and_changes_nothing(monkeypatch):
     def insert_fails(**kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(jobs.revoke, "revocations_insert", insert_fails)
+    monkeypatch.setattr(jobs.revoke, "revoke_chunk", insert_fails)
     code, _, err = run()
 
     assert code == 1
