@@ -140,6 +140,24 @@ CREATE TABLE [DeliverEventsJobRun] ([Id] int NOT NULL PRIMARY KEY IDENTITY (1, 1
 CREATE INDEX [dejr_started_idx] ON [DeliverEventsJobRun] ([Started_At] DESC);
 CREATE UNIQUE INDEX [delivereventsjobrun_one_inprogress] ON [DeliverEventsJobRun] ([Status]) WHERE [Status] = 'InProgress';
 
+-- Migration jobs.0007_run_holder_job_id
+--
+-- Add field holder_job_id to delivereventsjobrun
+--
+ALTER TABLE [DeliverEventsJobRun] ADD [Holder_Job_Id] nvarchar(36) NULL;
+--
+-- Add field holder_job_id to notificationjobrun
+--
+ALTER TABLE [NotificationJobRun] ADD [Holder_Job_Id] nvarchar(36) NULL;
+--
+-- Add field holder_job_id to revokeexpiredjobrun
+--
+ALTER TABLE [RevokeExpiredJobRun] ADD [Holder_Job_Id] nvarchar(36) NULL;
+--
+-- Raw Python operation
+--
+-- THIS OPERATION CANNOT BE WRITTEN AS SQL
+
 -- Migration webhooks.0001_webhook_outbox
 --
 -- Create model WebhookEndpoint

@@ -35,7 +35,7 @@ FAILED = JobRun.Status.FAILED
 ABANDONED = JobRun.Status.ABANDONED
 REFUSED = JobRun.Status.REFUSED
 
-REFUSED_MESSAGE = "Refused: run {job_id} on {server} held the lock."  # jobs.selectors reads it back
+REFUSED_MESSAGE = "Refused: run {job_id} on {server} held the lock."
 ACQUIRE_ATTEMPTS = 3  # a refusal whose holder has already gone is retried this often
 ERROR_MESSAGE_MAX = 4000
 
@@ -145,6 +145,7 @@ def _refuse(*, job, job_id: str, started_by: str, triggered_by: str, holder: Job
                 started_by=started_by,
                 triggered_by=triggered_by,
                 error_message=message,
+                holder_job_id=holder.job_id if holder else None,
             )
         except DatabaseError:
             logger.warning("could not record the refused run %s", job_id, exc_info=True)

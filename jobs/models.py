@@ -34,6 +34,8 @@ class JobRun(models.Model):
     total_count = models.IntegerField(null=True, blank=True, db_column="Total_Count")
     processed_count = models.IntegerField(null=True, blank=True, db_column="Processed_Count")
     error_message = models.TextField(null=True, blank=True, db_column="Error_Message")
+    # A Refused run: the jobId of the run that held the lock (history only; NULL otherwise)
+    holder_job_id = models.CharField(max_length=36, null=True, blank=True, db_column="Holder_Job_Id")
 
     job_name = ""  # the key in URLs, templates and logs ("revoke")
     job_noun = ""  # in sentences: "the revoke job"
@@ -42,6 +44,12 @@ class JobRun(models.Model):
 
     class Meta:
         abstract = True
+        constraints = [
+            # The lock: at most one InProgress row per table (%(class)s: the table's model)
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="InProgress"), name="%(class)s_one_inprogress"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.job_name} {self.job_id} ({self.status})"
@@ -66,15 +74,8 @@ class NotificationJobRun(JobRun):
     job_title = "Expiry notifications"
     run_permission = "jobs.run_notification_job"
 
-    class Meta:
+    class Meta(JobRun.Meta):
         db_table = "NotificationJobRun"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["status"],
-                condition=Q(status="InProgress"),
-                name="notificationjobrun_one_inprogress",
-            )
-        ]
         indexes = [models.Index(fields=["-started_at"], name="njr_started_idx")]
         permissions = [("run_notification_job", "Can run the expiry notification job")]
 
@@ -87,15 +88,8 @@ class RevokeExpiredJobRun(JobRun):
     job_title = "Revoke expired"
     run_permission = "jobs.run_revoke_job"
 
-    class Meta:
+    class Meta(JobRun.Meta):
         db_table = "RevokeExpiredJobRun"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["status"],
-                condition=Q(status="InProgress"),
-                name="revokeexpiredjobrun_one_inprogress",
-            )
-        ]
         indexes = [models.Index(fields=["-started_at"], name="rejr_started_idx")]
         permissions = [("run_revoke_job", "Can run the revoke expired access job")]
 
@@ -109,15 +103,8 @@ class DeliverEventsJobRun(JobRun):
     job_title = "Deliver events"
     run_permission = "jobs.run_delivery_job"
 
-    class Meta:
+    class Meta(JobRun.Meta):
         db_table = "DeliverEventsJobRun"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["status"],
-                condition=Q(status="InProgress"),
-                name="delivereventsjobrun_one_inprogress",
-            )
-        ]
         indexes = [models.Index(fields=["-started_at"], name="dejr_started_idx")]
         permissions = [("run_delivery_job", "Can run the webhook event delivery job")]
 

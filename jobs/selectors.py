@@ -3,14 +3,12 @@ table in one UNION ALL, newest first, paginated by the database (two queries a p
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.paginator import Page, Paginator
 from django.db.models import CharField, F, IntegerField, QuerySet, Value
 
-from jobs.lock import REFUSED_MESSAGE
 from jobs.models import (
     JOB_MODELS,
     JobRun,
@@ -113,19 +111,6 @@ def job_runs_recent(*, job: str) -> list[RunRow]:
     return [_row(values) for values in _runs(job).order_by("-r_started_at", "-r_job_id")[:LAST_RUNS]]
 
 
-_REFUSED = re.compile(
-    re.escape(REFUSED_MESSAGE)
-    .replace(r"\{job_id\}", r"(?P<job_id>[0-9a-f-]{36})")
-    .replace(r"\{server\}", ".*")
-)
-
-
-def refused_by(error_message: str | None) -> str | None:
-    """The jobId of the run that held the lock, for a Refused run's message."""
-    match = _REFUSED.match(error_message or "")
-    return match["job_id"] if match else None
-
-
 @dataclass(frozen=True)
 class RunDetail:
     """One run and what it did: the run page."""
@@ -158,4 +143,4 @@ def job_run_detail(*, job_id: str) -> RunDetail | None:
     elif model is NotificationJobRun:
         reminders = list(ExpiryNotification.objects.filter(job_id=job_id).order_by("id")[:RUN_PAGE_ROWS])
         failures = list(NotificationFailure.objects.filter(job_id=job_id).order_by("id")[:RUN_PAGE_ROWS])
-    return RunDetail(run, revocations, reminders, failures, refused_by(run.error_message))
+    return RunDetail(run, revocations, reminders, failures, run.holder_job_id)

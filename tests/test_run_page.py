@@ -9,7 +9,6 @@ from jobs.lock import lock_acquire
 from jobs.models import NotificationFailure, NotificationJobRun, RevokeExpiredJobRun
 from jobs.notifications import notifications_send
 from jobs.revoke import revoke_expired_run
-from jobs.selectors import refused_by
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,7 +56,7 @@ def test_a_refused_run_links_to_the_run_that_held_the_lock(operator_client):
         with pytest.raises(Exception):  # noqa: B017 - LockHeld
             revoke_expired_run(triggered_by="alice")
         refused = RevokeExpiredJobRun.objects.get(status="Refused")
-        assert refused_by(refused.error_message) == holder.job_id
+        assert refused.holder_job_id == holder.job_id
         html = page(operator_client, refused.job_id).content.decode()
         assert reverse("jobs:run_detail", args=[holder.job_id]) in html
 

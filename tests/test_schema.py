@@ -3,7 +3,10 @@ revoke writes an entry to each index of UserAccessRequest and of RevokedAccess."
 
 import pytest
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
+from jobs.models import RevokeExpiredJobRun
 from requests_app.models import ExpiryNotification, RevokedAccess, UserAccessRequest
 from requests_app.selectors import search_filter
 
@@ -50,3 +53,23 @@ def test_postgresql_search_uses_the_trigram_index(postgres_only):
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "uar_search_trgm_idx" in plan
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0007_reads_the_holder_of_older_refused_runs_from_their_message():
+    executor = MigrationExecutor(connection)
+    executor.migrate([("jobs", "0006_deliver_events_job_run")])
+    old = executor.loader.project_state([("jobs", "0006_deliver_events_job_run")]).apps
+    holder = "0f0e0d0c-0b0a-4999-8888-777766665555"
+    refused = old.get_model("jobs", "RevokeExpiredJobRun").objects.create(
+        job_id="11111111-2222-4333-8444-555555555555",
+        status="Refused",
+        started_at=timezone.now(),
+        started_by="web-2",
+        error_message=f"Refused: run {holder} on web-1 held the lock.",
+    )
+
+    executor = MigrationExecutor(connection)  # reloads the graph after the first migrate
+    executor.migrate(executor.loader.graph.leaf_nodes())  # the latest schema again, for the next tests
+
+    assert RevokeExpiredJobRun.objects.get(id=refused.id).holder_job_id == holder
