@@ -3,7 +3,7 @@
 
 - Server time, in process: Django's test Client, logged in, timing each request
   (p50 / p95), the endpoints interleaved so noise hits them alike. Baseline: the bare
-  /bench/hello view (bench/urls.py) through the same middleware.
+  logged-in /bench/hello view (bench/urls.py) through the same middleware.
 - Requests per second under gunicorn (gthread; bench/gunicorn.conf.py), loaded from a
   second process on 127.0.0.1 (`wrk` when installed, else bench/loadgen.py), the poll
   endpoints against /bench/hello served by the same gunicorn, rounds interleaved,
@@ -36,7 +36,7 @@ from requests_app.selectors import PAGE_SIZE
 PAGE_P95_TARGET = 0.050
 RPS_TARGET = 0.70
 HTMX = {"HX-Request": "true"}
-ANONYMOUS_HELLO = "hello without the session cookie"
+ANONYMOUS_HELLO = "open hello (no login, no session read)"
 
 
 def _endpoints(rows: int) -> list[tuple[str, str, dict]]:
@@ -99,7 +99,7 @@ def _gunicorn_start(port: int) -> subprocess.Popen:
         if proc.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/hello", timeout=2) as response:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/hello-open", timeout=2) as response:
                 if response.status == 200:
                     return proc
         except OSError:
@@ -225,7 +225,7 @@ def pages_bench(
     port = _free_port()
     cookie = f"sessionid={client.cookies['sessionid'].value}"
     connections = int(os.environ["BENCH_GUNICORN_WORKERS"]) * int(os.environ["BENCH_GUNICORN_THREADS"])
-    polls = [endpoints[0], endpoints[3], endpoints[4], (ANONYMOUS_HELLO, "/bench/hello", {})]
+    polls = [endpoints[0], endpoints[3], endpoints[4], (ANONYMOUS_HELLO, "/bench/hello-open", {})]
     print(f"== pages: gunicorn gthread on 127.0.0.1:{port}, {http_rounds} rounds × {http_seconds:g} s each")
     proc = _gunicorn_start(port)
     try:
@@ -263,7 +263,7 @@ def pages_bench(
                     f"median {got['rps']:,.0f} vs hello {base['rps']:,.0f} req/s, same session cookie; "
                     f"figure = median of {http_rounds} per-round ratios, rounds of {http_seconds:g} s, "
                     f"{connections} keep-alive connections, {throughput['tool']}; {got['vsFloor']:.0%} of "
-                    f"hello without the cookie ({floor['rps']:,.0f} req/s)"
+                    f"the open hello, which reads no session ({floor['rps']:,.0f} req/s)"
                     + ("" if ok else f"; non-2xx: {got['non2xx']} / hello {base['non2xx']}")
                 ),
             )
