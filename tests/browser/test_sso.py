@@ -36,5 +36,7 @@ def test_log_in_through_the_provider_and_land_on_my_access(open_page, provider, 
     page.get_by_role("button", name="Authorize").click()
     page.wait_for_url(f"{live_server.url}/my-access/")  # the start page sends a plain user here
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("My access", re.I))
-    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="All Requests")).to_have_count(0)
+    expect(
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="All Requests")
+    ).to_have_count(0)
     expect(page.locator(".who")).to_have_text("grace@example.com")
