@@ -40,10 +40,17 @@ def requester(db) -> User:
 
 @pytest.fixture
 def operator(db) -> User:
-    """A user allowed to run every job (and so to see the job pages: every request)."""
+    """A user allowed to run every job, to see every request (the job pages list them) and
+    to create requests for anyone: what staff may do, without being staff."""
     return user_make(
         "olivia",
-        permissions=("run_revoke_job", "run_notification_job", "run_delivery_job", "view_all_requests"),
+        permissions=(
+            "run_revoke_job",
+            "run_notification_job",
+            "run_delivery_job",
+            "view_all_requests",
+            "create_for_others",
+        ),
     )
 
 
