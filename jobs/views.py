@@ -1,5 +1,6 @@
 """Job pages: Revoke Expired, Expiry Notifications, Job History, and the polling banner both
-job pages include. Each page answers HTMX (its panel refresh) with the panel alone."""
+job pages include. Each page answers HTMX (its panel refresh) with the panel alone. Every one
+needs requests_app.view_all_requests (they list everyone's requests): 403 without it."""
 
 import json
 

@@ -3,7 +3,9 @@
 GET/POST /api/access-requests (list with the README's filters and sort, ?format=csv / create
 one), GET /api/access-requests/pending-expiry, POST /api/access-requests/<requestId>/extend and
 /revoke. Lists are JSON arrays in pages (?page=, ?pageSize= up to 500) with X-Total-Count,
-X-Page, X-Page-Size, X-Total-Pages and Link headers.
+X-Page, X-Page-Size, X-Total-Pages and Link headers (accessmgr.http.paged_json). Without
+requests_app.view_all_requests the lists hold the caller's own requests; without
+create_for_others a create is for the caller's account (the body's name and email ignored).
 """
 
 from __future__ import annotations
