@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from accessmgr.db import db_now
 from requests_app.models import ExpiryNotification, UserAccessRequest
-from tests.factories import request_make, requests_make, user_make
+from tests.factories import PASSWORD, request_make, requests_make, user_make
 
 LIST = reverse("requests_app:api_access_requests")
 PENDING_EXPIRY = reverse("requests_app:api_pending_expiry")
@@ -281,3 +281,9 @@ def test_reminders_on_my_access_are_only_those_of_my_requests(requester_client, 
     html = requester_client.get(reverse("requests_app:my_access")).content.decode()
     assert html.count("7-Day Reminder") == 1 and "30-Day Reminder" not in html
     assert other.request_id not in html
+
+
+def test_after_a_password_login_a_plain_user_lands_on_my_access(client, requester):
+    response = client.post(reverse("login"), {"username": "bob", "password": PASSWORD}, follow=True)
+    assert response.redirect_chain == [("/", 302), ("/my-access/", 302)]
+    assert response.status_code == 200 and b"My access" in response.content
