@@ -1,16 +1,23 @@
 """What the JSON APIs of both apps share: the error body {"message", "errors"?}, the
 decorators that check a call's method, permission and JSON body before the view runs
-(stack them: @api_view("POST") @api_permission(...) @json_body), and the one parser of
-page numbers and sizes in query strings.
+(stack them: @api_view("POST") @api_permission(...) @json_body), the one parser of
+page numbers and sizes in query strings, and the one paged JSON list (a JSON array of one
+page, ?page= and ?pageSize=, with X-Total-Count, X-Page, X-Page-Size, X-Total-Pages and Link).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.core.exceptions import RequestDataTooBig
+from django.core.paginator import Page
 from django.http import HttpRequest, JsonResponse
+
+API_PAGE_SIZE = 100
+API_MAX_PAGE_SIZE = 500
 
 
 def json_error(message: str, *, status: int, errors: dict | None = None, **headers) -> JsonResponse:
@@ -111,3 +118,38 @@ def page_number_or_first(raw: str | None) -> int:
         return page_number(raw)
     except ValueError:
         return 1
+
+
+def page_params(request: HttpRequest, errors: dict) -> tuple[int, int]:
+    """An API list's ?page= and ?pageSize= (default API_PAGE_SIZE, at most API_MAX_PAGE_SIZE);
+    a bad one is added to `errors` (parameter → messages) and its default returned."""
+    values = []
+    for name, default, maximum in (("page", 1, None), ("pageSize", API_PAGE_SIZE, API_MAX_PAGE_SIZE)):
+        try:
+            values.append(page_number(request.GET.get(name), default=default, maximum=maximum))
+        except ValueError as exc:
+            errors[name] = [str(exc)]
+            values.append(default)
+    return values[0], values[1]
+
+
+def paged_json(request: HttpRequest, page: Page, row_json: Callable) -> JsonResponse:
+    """The page's rows (each through `row_json`) as a JSON array; the totals and the Link
+    header (the request's query string with the next and previous page) as headers."""
+    response = JsonResponse([row_json(row) for row in page.object_list], safe=False)
+    num_pages = page.paginator.num_pages
+    response["X-Total-Count"] = str(page.paginator.count)
+    response["X-Page"] = str(page.number)
+    response["X-Page-Size"] = str(page.paginator.per_page)
+    response["X-Total-Pages"] = str(num_pages)
+    links = []
+    params = request.GET.copy()
+    if page.number < num_pages:
+        params["page"] = str(page.number + 1)
+        links.append(f'<{request.path}?{urlencode(params, doseq=True)}>; rel="next"')
+    if 1 < page.number <= num_pages:
+        params["page"] = str(page.number - 1)
+        links.append(f'<{request.path}?{urlencode(params, doseq=True)}>; rel="prev"')
+    if links:
+        response["Link"] = ", ".join(links)
+    return response

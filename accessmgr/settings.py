@@ -266,7 +266,7 @@ AUTHENTICATION_BACKENDS = [
     if PASSWORD_LOGIN
     else "accessmgr.auth.PermissionsOnlyBackend",
     "jobs.auth.StaffRunsJobsBackend",  # staff may run the jobs
-    "requests_app.auth.StaffChangesRequestsBackend",  # staff may extend and revoke requests
+    "requests_app.auth.StaffRequestsBackend",  # staff may extend, revoke, create for anyone, view all
     "accessmgr.sso.OidcBackend",  # answers only the SSO callback, and only when SSO_ENABLED
 ]
 
@@ -282,6 +282,16 @@ AXES_CLIENT_IP_CALLABLE = "accessmgr.auth.client_ip"
 AXES_VERBOSE = False
 # Behind N proxies that each append to X-Forwarded-For, the client is the Nth address from the right.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# Creating requests (requests_app/throttle.py, django-ratelimit): at most N per period per user,
+# page and API together, e.g. 30/m, 500/h, 1000/d; empty: no limit. Over it: 429. The counts are
+# in the default cache, which is per process (docs/deploy.md#rate-limits).
+CREATE_REQUEST_RATE = env_str("CREATE_REQUEST_RATE", "30/m").strip()
+_rate = re.fullmatch(r"([1-9][0-9]*)/([1-9][0-9]*)?([smhd])", CREATE_REQUEST_RATE)
+if CREATE_REQUEST_RATE and not _rate:
+    raise ImproperlyConfigured(
+        f"CREATE_REQUEST_RATE must be a count per period such as 30/m, 500/h or 5/10s, got {CREATE_REQUEST_RATE!r}"
+    )
 
 
 # --- Time and display ---------------------------------------------------------

@@ -212,7 +212,8 @@ class OidcBackend(OIDCAuthenticationBackend):
         return self.update_user(user, claims)
 
     def update_user(self, user, claims):
-        """With OIDC_GROUPS_CLAIM, the groups set staff status and the two job permissions."""
+        """With OIDC_GROUPS_CLAIM, the groups set staff status and the two job permissions; a
+        user in a job group may also view all requests (the job pages list everyone's)."""
         if not settings.OIDC_GROUPS_CLAIM:
             return user
         groups = claims.get(settings.OIDC_GROUPS_CLAIM) or []
@@ -221,10 +222,19 @@ class OidcBackend(OIDCAuthenticationBackend):
         if user.is_staff != is_staff:
             user.is_staff = is_staff
             user.save(update_fields=["is_staff"])
+        in_job_group = False
         for codename, setting in JOB_PERMISSION_GROUPS.items():
             permission = Permission.objects.get(content_type__app_label="jobs", codename=codename)
             if groups & set(getattr(settings, setting)):
                 user.user_permissions.add(permission)
+                in_job_group = True
             else:
                 user.user_permissions.remove(permission)
+        view_all = Permission.objects.get(
+            content_type__app_label="requests_app", codename="view_all_requests"
+        )
+        if in_job_group:
+            user.user_permissions.add(view_all)
+        else:
+            user.user_permissions.remove(view_all)
         return user

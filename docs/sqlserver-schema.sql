@@ -79,6 +79,18 @@ ALTER TABLE [AccessEvent] ADD CONSTRAINT [AccessEvent_Request_Id_0615d729_fk_Use
 CREATE INDEX [AccessEvent_Request_Id_0615d729] ON [AccessEvent] ([Request_Id]);
 CREATE INDEX [accessevent_occurred_idx] ON [AccessEvent] ([Occurred_At], [Id]);
 
+-- Migration requests_app.0007_useraccessrequest_requester
+--
+-- Change Meta options on useraccessrequest
+--
+-- (no-op)
+--
+-- Add field requester to useraccessrequest
+--
+ALTER TABLE [UserAccessRequest] ADD [Requester_User_Id] int NULL;
+ALTER TABLE [UserAccessRequest] ADD CONSTRAINT [UserAccessRequest_Requester_User_Id_77b6912d_fk_auth_user_id] FOREIGN KEY ([Requester_User_Id]) REFERENCES [auth_user] ([id]);
+CREATE INDEX [UserAccessRequest_Requester_User_Id_77b6912d] ON [UserAccessRequest] ([Requester_User_Id]);
+
 -- Migration jobs.0001_initial
 --
 -- Create model NotificationJobRun

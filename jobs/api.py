@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from django.core.paginator import Paginator
 from django.http import JsonResponse
 
-from accessmgr.http import api_permission, api_view, json_error
+from accessmgr.http import api_permission, api_view, json_error, page_params, paged_json
 from jobs import notifications
 from jobs.lock import LockHeld
 from jobs.models import JobRun, NotificationJobRun, RevokeExpiredJobRun
 from jobs.revoke import RevokeResult, revoke_expired_run
 from jobs.runner import JobFailed
 from jobs.status import live_run_cached
+from requests_app.auth import VIEW_ALL_PERMISSION
+from requests_app.selectors import page_get
 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 
@@ -154,8 +157,13 @@ def notification_job_status(request):
 
 
 @api_view("GET")
+@api_permission(VIEW_ALL_PERMISSION, "You do not have permission to view every request.")
 def pending_notifications(request):
-    """GET: the requests a run would remind now, soonest expiry first."""
-    return JsonResponse(
-        [pending_notification_json(p) for p in notifications.pending_notifications()], safe=False
-    )
+    """GET: the requests a run would remind now, soonest expiry first, a page at a time
+    (?page=, ?pageSize=; the totals in headers, as every list)."""
+    errors = {}
+    page_no, page_size = page_params(request, errors)
+    if errors:
+        return json_error("Invalid query parameters.", status=400, errors=errors)
+    page = page_get(Paginator(notifications.pending_notifications(), page_size), page_no, clamp=False)
+    return paged_json(request, page, pending_notification_json)

@@ -1,5 +1,6 @@
 """Job pages: Revoke Expired, Expiry Notifications, Job History, and the polling banner both
-job pages include. Each page answers HTMX (its panel refresh) with the panel alone."""
+job pages include. Each page answers HTMX (its panel refresh) with the panel alone. Every one
+needs requests_app.view_all_requests (they list everyone's requests): 403 without it."""
 
 import json
 
@@ -17,6 +18,7 @@ from jobs.revoke import revoke_expired_run
 from jobs.runner import JobFailed
 from jobs.selectors import JOB_TITLES, job_run_detail, job_runs_page, job_runs_recent
 from jobs.status import live_run, live_run_cached
+from requests_app.auth import view_all_required
 from requests_app.models import REVOKED_BY_JOB
 from requests_app.selectors import access_request_expired
 
@@ -97,6 +99,7 @@ def _revoke_panel_context(request) -> dict:
 
 
 @require_safe
+@view_all_required
 def revoke_expired(request):
     context = _revoke_panel_context(request)
     if request.htmx:
@@ -106,6 +109,7 @@ def revoke_expired(request):
 
 
 @require_POST
+@view_all_required
 def revoke_run(request):
     return _run_page(
         request,
@@ -141,6 +145,7 @@ def _notifications_panel_context(request, params) -> dict:
 
 
 @require_safe
+@view_all_required
 def expiry_notifications(request):
     context = _notifications_panel_context(request, request.GET)
     if request.htmx:
@@ -150,6 +155,7 @@ def expiry_notifications(request):
 
 
 @require_POST
+@view_all_required
 def notifications_run(request):
     def start():
         mode = request.POST.get("mode", "normal") or "normal"
@@ -182,6 +188,7 @@ def notifications_run(request):
 
 
 @require_safe
+@view_all_required
 def job_history(request):
     """Runs of every job, newest first; ?job= filters one. For HTMX with ?box=1 only a job
     page's "last runs" box."""
@@ -197,6 +204,7 @@ def job_history(request):
 
 
 @require_safe
+@view_all_required
 def run_detail(request, job_id):
     """A page per run: what it did, live while it runs. For HTMX (its own poll while the run
     is in progress) only the run's panel."""
@@ -210,6 +218,7 @@ def run_detail(request, job_id):
 
 
 @require_safe
+@view_all_required
 def banner(request, job):
     """The banner partial, polled every JOB_POLL_SECONDS. ?locked=0|1 is what the page shows;
     when the lock changed since, HX-Trigger job-changed tells the page's panel to refresh."""

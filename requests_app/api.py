@@ -3,26 +3,30 @@
 GET/POST /api/access-requests (list with the README's filters and sort, ?format=csv / create
 one), GET /api/access-requests/pending-expiry, POST /api/access-requests/<requestId>/extend and
 /revoke. Lists are JSON arrays in pages (?page=, ?pageSize= up to 500) with X-Total-Count,
-X-Page, X-Page-Size, X-Total-Pages and Link headers.
+X-Page, X-Page-Size, X-Total-Pages and Link headers (accessmgr.http.paged_json). Without
+requests_app.view_all_requests the lists hold the caller's own requests; without
+create_for_others a create is for the caller's account (the body's name and email ignored).
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import dataclasses
 
-from django.core.paginator import Page
 from django.http import HttpRequest, JsonResponse
 from django.views.csrf import csrf_failure as default_csrf_failure
 
 from accessmgr.db import db_now
-from accessmgr.http import api_permission, api_view, json_body, json_error, page_number
-from requests_app import exports, selectors, services
-from requests_app.auth import CHANGE_PERMISSION
-from requests_app.forms import AccessRequestForm, ExtendForm, RequestListForm, RevokeForm
+from accessmgr.http import api_permission, api_view, json_body, json_error, page_params, paged_json
+from requests_app import exports, selectors, services, throttle
+from requests_app.auth import CHANGE_PERMISSION, CREATE_FOR_OTHERS_PERMISSION, VIEW_ALL_PERMISSION
+from requests_app.forms import (
+    AccessRequestForm,
+    ExtendForm,
+    OwnAccessRequestForm,
+    RequestListForm,
+    RevokeForm,
+)
 from requests_app.models import UserAccessRequest
-
-API_PAGE_SIZE = 100
-API_MAX_PAGE_SIZE = 500
 
 # camelCase (the seed's JSON) → the form's field names
 CREATE_FIELDS = {
@@ -33,6 +37,16 @@ CREATE_FIELDS = {
     "duration": "duration",
     "customDate": "custom_date",
 }
+# Without create_for_others: the request is for one's own account, the body's
+# requestorName and requestorEmail are ignored.
+OWN_CREATE_FIELDS = {
+    camel: name for camel, name in CREATE_FIELDS.items() if not camel.startswith("requestor")
+}
+
+
+def _requester_id(request: HttpRequest) -> int | None:
+    """The lists' scope: everyone's requests (None) with view_all_requests, else one's own."""
+    return None if request.user.has_perm(VIEW_ALL_PERMISSION) else request.user.pk
 
 
 def access_request_json(r: UserAccessRequest, *, revocation: bool = True) -> dict:
@@ -54,40 +68,6 @@ def access_request_json(r: UserAccessRequest, *, revocation: bool = True) -> dic
     }
 
 
-def _page_params(request: HttpRequest, errors: dict) -> tuple[int, int]:
-    """?page= and ?pageSize=; a bad one is added to `errors`."""
-    values = []
-    for name, default, maximum in (("page", 1, None), ("pageSize", API_PAGE_SIZE, API_MAX_PAGE_SIZE)):
-        try:
-            values.append(page_number(request.GET.get(name), default=default, maximum=maximum))
-        except ValueError as exc:
-            errors[name] = [str(exc)]
-            values.append(default)
-    return values[0], values[1]
-
-
-def _paged_response(request: HttpRequest, page: Page, *, revocation: bool = True) -> JsonResponse:
-    """The page's rows as a JSON array; the totals and the Link header as headers."""
-    rows = [access_request_json(r, revocation=revocation) for r in page.object_list]
-    response = JsonResponse(rows, safe=False)
-    num_pages = page.paginator.num_pages
-    response["X-Total-Count"] = str(page.paginator.count)
-    response["X-Page"] = str(page.number)
-    response["X-Page-Size"] = str(page.paginator.per_page)
-    response["X-Total-Pages"] = str(num_pages)
-    links = []
-    params = request.GET.copy()
-    if page.number < num_pages:
-        params["page"] = str(page.number + 1)
-        links.append(f'<{request.path}?{urlencode(params, doseq=True)}>; rel="next"')
-    if 1 < page.number <= num_pages:
-        params["page"] = str(page.number - 1)
-        links.append(f'<{request.path}?{urlencode(params, doseq=True)}>; rel="prev"')
-    if links:
-        response["Link"] = ", ".join(links)
-    return response
-
-
 @api_view("GET", "POST")
 def access_requests(request: HttpRequest) -> JsonResponse:
     """GET lists, POST creates: the seed serves both on one path."""
@@ -102,16 +82,17 @@ def _access_request_list(request: HttpRequest) -> JsonResponse:
         query["q"] = query["search"]
     form = RequestListForm(query)
     errors = {} if form.is_valid() else {name: list(messages) for name, messages in form.errors.items()}
-    page_no, page_size = _page_params(request, errors)
+    page_no, page_size = page_params(request, errors)
     if errors:
         return json_error("Invalid query parameters.", status=400, errors=errors)
+    filters = dataclasses.replace(form.filters(), requester_id=_requester_id(request))
     if request.GET.get("format") == "csv":  # every page, streamed
-        queryset = selectors.access_request_filtered(filters=form.filters(), now=db_now())
+        queryset = selectors.access_request_filtered(filters=filters, now=db_now())
         return exports.access_requests_csv(queryset, filename="access-requests.csv")
     page = selectors.access_request_list(
-        filters=form.filters(), now=db_now(), page=page_no, per_page=page_size, clamp=False
+        filters=filters, now=db_now(), page=page_no, per_page=page_size, clamp=False
     )
-    return _paged_response(request, page)
+    return paged_json(request, page, access_request_json)
 
 
 def _bound_form(form_class, data: dict, fields: dict[str, str]):
@@ -136,13 +117,25 @@ def _bound_form(form_class, data: dict, fields: dict[str, str]):
     return form, errors
 
 
-@json_body
 def _access_request_create(request: HttpRequest) -> JsonResponse:
-    form, errors = _bound_form(AccessRequestForm, request.json, CREATE_FIELDS)
+    """429 past CREATE_REQUEST_RATE (every attempt counts), before the body is read."""
+    if exceeded := throttle.create_rate_check(request):
+        return json_error(exceeded.message, status=429, Retry_After=str(exceeded.retry_after))
+    return _access_request_create_json(request)
+
+
+@json_body
+def _access_request_create_json(request: HttpRequest) -> JsonResponse:
+    if request.user.has_perm(CREATE_FOR_OTHERS_PERMISSION):
+        form, errors = _bound_form(AccessRequestForm, request.json, CREATE_FIELDS)
+    else:
+        form, errors = _bound_form(OwnAccessRequestForm, request.json, OWN_CREATE_FIELDS)
     if errors:
         return json_error("The request has invalid fields.", status=400, errors=errors)
     try:
-        obj = services.access_request_create(**form.cleaned_data, created_by=request.user.get_username())
+        obj = services.access_request_create_by(user=request.user, **form.cleaned_data)
+    except services.AccountHasNoEmail as exc:
+        return json_error(str(exc), status=403)
     except ValueError as exc:
         return json_error("The request has invalid fields.", status=400, errors={"customDate": [str(exc)]})
     return JsonResponse(access_request_json(obj), status=201)
@@ -209,13 +202,13 @@ def access_request_revoke(request: HttpRequest, request_id: str) -> JsonResponse
 def pending_expiry(request: HttpRequest) -> JsonResponse:
     """Active requests whose Expires_On has passed at the database's now, most overdue first."""
     errors = {}
-    page_no, page_size = _page_params(request, errors)
+    page_no, page_size = page_params(request, errors)
     if errors:
         return json_error("Invalid query parameters.", status=400, errors=errors)
     page = selectors.access_request_pending_expiry_list(
-        now=db_now(), page=page_no, per_page=page_size, clamp=False
+        now=db_now(), page=page_no, per_page=page_size, clamp=False, requester_id=_requester_id(request)
     )
-    return _paged_response(request, page, revocation=False)
+    return paged_json(request, page, lambda r: access_request_json(r, revocation=False))
 
 
 def csrf_failure(request: HttpRequest, reason: str = ""):

@@ -74,11 +74,11 @@ class ExpiryForm(forms.Form):
         return cleaned
 
 
-class AccessRequestForm(ExpiryForm):
-    field_order = ["requestor_name", "requestor_email", "resource_name", "justification", "duration"]
+class OwnAccessRequestForm(ExpiryForm):
+    """A request for oneself: the requestor's name and email come from the account."""
 
-    requestor_name = forms.CharField(label="Requestor name", max_length=_max_length("requestor_name"))
-    requestor_email = forms.EmailField(label="Requestor email", max_length=_max_length("requestor_email"))
+    field_order = ["resource_name", "justification", "duration"]
+
     resource_name = forms.CharField(
         label="Resource",
         max_length=_max_length("resource_name"),
@@ -90,6 +90,15 @@ class AccessRequestForm(ExpiryForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+
+
+class AccessRequestForm(OwnAccessRequestForm):
+    """A request for anyone (requests_app.create_for_others)."""
+
+    field_order = ["requestor_name", "requestor_email", "resource_name", "justification", "duration"]
+
+    requestor_name = forms.CharField(label="Requestor name", max_length=_max_length("requestor_name"))
+    requestor_email = forms.EmailField(label="Requestor email", max_length=_max_length("requestor_email"))
 
 
 def _reason_field() -> forms.CharField:

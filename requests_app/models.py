@@ -3,6 +3,7 @@ database built for the original system. All datetimes are UTC."""
 
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import models
 
 NEVER_EXPIRES = datetime(9999, 12, 31, tzinfo=UTC)
@@ -25,9 +26,23 @@ class UserAccessRequest(models.Model):
     )
     created_at = models.DateTimeField(db_column="Created_At")
     expires_on = models.DateTimeField(db_column="Expires_On")
+    # Whose request it is (My Access, the request page). NULL for the original system's rows
+    # and those from before accessmgr recorded it: only users who view all requests see them.
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_column="Requester_User_Id",
+        related_name="access_requests",
+    )
 
     class Meta:
         db_table = "UserAccessRequest"
+        permissions = [
+            ("create_for_others", "Can create access requests for other people"),
+            ("view_all_requests", "Can view every access request and the job pages"),
+        ]
         indexes = [
             # Id too: Pending Expiry's pages (ORDER BY Expires_On, Id) read it alone, in order
             models.Index(fields=["status", "expires_on", "id"], name="uar_status_expires_idx"),

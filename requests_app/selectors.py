@@ -62,6 +62,7 @@ class RequestFilters:
     overdue: bool = False  # Active with Expires_On passed: what the revoke job would revoke
     expiring_within_days: int | None = None  # Active, expiring after now and within this many days
     sort: str = DEFAULT_SORT
+    requester_id: int | None = None  # only this user's requests (a user who may not view all)
 
 
 def _reversed(ordering: list) -> list:
@@ -100,8 +101,9 @@ class _DeferredJoin:
         return list(rows.order_by(*self.ordering))
 
 
-def _page(paginator: Paginator, number: int, *, clamp: bool) -> Page:
-    """Page `number`; past the end the last page (clamp) or an empty one numbered `number`."""
+def page_get(paginator: Paginator, number: int, *, clamp: bool) -> Page:
+    """Page `number` of any Paginator (a list too); past the end the last page (clamp) or an
+    empty one numbered `number` (the APIs)."""
     if clamp:
         return paginator.get_page(number)
     try:
@@ -145,14 +147,16 @@ def _counts_fingerprint() -> tuple[int | None, int | None]:
     return row or (None, None)
 
 
-def _counts_cached(*, base: QuerySet, search: str, max_age: float) -> dict[str, int]:
+def _counts_cached(
+    *, base: QuerySet, search: str, requester_id: int | None, max_age: float
+) -> dict[str, int]:
     """_counts_query(base), reused for up to `max_age` seconds while the fingerprint is
     the same. Not cached inside a transaction: its uncommitted rows are not for others."""
     if max_age <= 0 or transaction.get_connection().in_atomic_block:
         return _counts_query(base)
     last_request, last_revocation = _counts_fingerprint()
     digest = hashlib.sha256(search.encode()).hexdigest()[:32]
-    key = f"requests_app:counts:{last_request}:{last_revocation}:{digest}"
+    key = f"requests_app:counts:{last_request}:{last_revocation}:{requester_id}:{digest}"
     by_status = cache.get(key)
     if by_status is None:
         by_status = _counts_query(base)
@@ -174,8 +178,14 @@ def _matching(base: QuerySet, filters: RequestFilters, now: datetime) -> QuerySe
 
 def _searched(filters: RequestFilters) -> QuerySet:
     search = search_clean(filters.search)
-    base = UserAccessRequest.objects.all()
+    base = _of_requester(filters.requester_id)
     return base.filter(search_filter(search)) if search else base
+
+
+def _of_requester(requester_id: int | None) -> QuerySet:
+    """Every request, or only those of one user (requester_id)."""
+    base = UserAccessRequest.objects.all()
+    return base if requester_id is None else base.filter(requester_id=requester_id)
 
 
 def access_request_filtered(*, filters: RequestFilters, now: datetime) -> QuerySet[UserAccessRequest]:
@@ -203,7 +213,9 @@ def access_request_list(
     ordering = _ordering(filters.sort)
     base = _searched(filters)
     search = search_clean(filters.search)
-    by_status = _counts_cached(base=base, search=search, max_age=counts_max_age)
+    by_status = _counts_cached(
+        base=base, search=search, requester_id=filters.requester_id, max_age=counts_max_age
+    )
     counts = {
         "total": sum(by_status.values()),
         "active": by_status.get(UserAccessRequest.Status.ACTIVE, 0),
@@ -219,27 +231,57 @@ def access_request_list(
         total = counts["total"]
 
     rows = _DeferredJoin(matching, ordering=ordering, total=total, related=("revocation",))
-    result = _page(Paginator(rows, per_page), page, clamp=clamp)
+    result = page_get(Paginator(rows, per_page), page, clamp=clamp)
     result.counts = counts
     return result
 
 
-def access_request_expired(*, now: datetime) -> QuerySet[UserAccessRequest]:
+def access_request_expired(*, now: datetime, requester_id: int | None = None) -> QuerySet[UserAccessRequest]:
     """Active requests whose Expires_On has passed at `now` (the database's clock):
-    what the revoke job would revoke. Most overdue first."""
-    return UserAccessRequest.objects.filter(
-        status=UserAccessRequest.Status.ACTIVE, expires_on__lte=now
-    ).order_by("expires_on", "id")
+    what the revoke job would revoke (of one user, with requester_id). Most overdue first."""
+    return (
+        _of_requester(requester_id)
+        .filter(status=UserAccessRequest.Status.ACTIVE, expires_on__lte=now)
+        .order_by("expires_on", "id")
+    )
 
 
 def access_request_pending_expiry_list(
-    *, now: datetime, page: int = 1, per_page: int = PAGE_SIZE, clamp: bool = True
+    *,
+    now: datetime,
+    page: int = 1,
+    per_page: int = PAGE_SIZE,
+    clamp: bool = True,
+    requester_id: int | None = None,
 ) -> Page:
-    """One page of access_request_expired(now=...); `page.paginator.count` is all of them.
-    Two queries, neither touching RevokedAccess (an Active request has no revocation)."""
-    queryset = access_request_expired(now=now)
+    """One page of access_request_expired(now=..., requester_id=...); `page.paginator.count`
+    is all of them. Two queries, neither touching RevokedAccess (an Active request has no revocation)."""
+    queryset = access_request_expired(now=now, requester_id=requester_id)
     rows = _DeferredJoin(queryset, ordering=list(queryset.query.order_by), total=queryset.count())
-    return _page(Paginator(rows, per_page), page, clamp=clamp)
+    return page_get(Paginator(rows, per_page), page, clamp=clamp)
+
+
+def access_request_mine(*, requester_id: int, now: datetime, page: int = 1) -> Page:
+    """My Access: one page of this user's requests, newest first, with their revocation, and
+    each row's reminders (`r.reminders`, ExpiryNotification rows, oldest first). Past the
+    end: the last page. Three queries."""
+    result = access_request_list(filters=RequestFilters(requester_id=requester_id), now=now, page=page)
+    rows = list(result.object_list)
+    reminders: dict[str, list[ExpiryNotification]] = {r.request_id: [] for r in rows}
+    if rows:
+        sent = ExpiryNotification.objects.filter(request_id__in=list(reminders)).order_by("sent_at", "id")
+        for notice in sent:
+            reminders[notice.request_id].append(notice)
+    for r in rows:
+        r.reminders = reminders[r.request_id]
+    result.object_list = rows
+    return result
+
+
+def access_request_visible(*, request: UserAccessRequest, user, view_all: bool) -> bool:
+    """Whether `user` may see this request's page: every request with view_all (the view
+    passes it: requests_app.view_all_requests or the change permission), else only their own."""
+    return view_all or (request.requester_id is not None and request.requester_id == user.pk)
 
 
 @dataclass

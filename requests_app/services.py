@@ -6,10 +6,12 @@ import logging
 import uuid
 from datetime import date, datetime, time, timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from accessmgr.db import db_now
+from requests_app.auth import CREATE_FOR_OTHERS_PERMISSION
 from requests_app.models import NEVER_EXPIRES, AccessEvent, RevokedAccess, UserAccessRequest
 from webhooks.events import event_record
 from webhooks.models import CREATED, EXTENDED, REVOKED
@@ -33,6 +35,16 @@ class AccessRequestNotActive(Exception):
         self.access_request = access_request
         super().__init__(
             f"Request {access_request.request_id} is {access_request.status}: only Active requests can change."
+        )
+
+
+class AccountHasNoEmail(Exception):
+    """A user who may only request for themself has no email address on their account."""
+
+    def __init__(self):
+        super().__init__(
+            "Your account has no email address, so no request can be made for you. "
+            "Ask an administrator to add one."
         )
 
 
@@ -79,8 +91,10 @@ def access_request_create(
     duration: str,
     custom_date: date | None = None,
     created_by: str = "",
+    requester=None,
 ) -> UserAccessRequest:
-    """Create an Active request and its "Created" event. Times come from the database clock.
+    """Create an Active request owned by `requester` (a User, or None) and its "Created"
+    event. Times come from the database clock.
 
     The Request_Id (REQ-<year>-<6 digits>) derives from the row's identity, so it is
     unique under any number of concurrent creators on every backend: the row is
@@ -99,6 +113,7 @@ def access_request_create(
             status=UserAccessRequest.Status.ACTIVE,
             created_at=now,
             expires_on=expires_on,
+            requester=requester,
         )
         obj.request_id = request_id_format(year=now.year, pk=obj.pk)
         UserAccessRequest.objects.filter(pk=obj.pk).update(request_id=obj.request_id)
@@ -118,6 +133,33 @@ def access_request_create(
         expires_on.isoformat(),
     )
     return obj
+
+
+def access_request_create_by(
+    *, user, requestor_name: str = "", requestor_email: str = "", **fields
+) -> UserAccessRequest:
+    """access_request_create on behalf of the logged-in `user`, who is the Created event's actor.
+
+    With requests_app.create_for_others the request is for the name and email given, and
+    belongs to the one active user with that email (any case), else to `user`. Without it,
+    the name and email given are ignored: the request is for `user`'s own account and
+    belongs to them. Raises AccountHasNoEmail (no email on that account), and what
+    access_request_create raises."""
+    if user.has_perm(CREATE_FOR_OTHERS_PERMISSION):
+        matches = list(get_user_model().objects.filter(email__iexact=requestor_email, is_active=True)[:2])
+        requester = matches[0] if len(matches) == 1 else user
+    else:
+        if not user.email:
+            raise AccountHasNoEmail()
+        requestor_name = (user.get_full_name() or user.get_username())[:200]
+        requestor_email, requester = user.email, user
+    return access_request_create(
+        requestor_name=requestor_name,
+        requestor_email=requestor_email,
+        created_by=user.get_username(),
+        requester=requester,
+        **fields,
+    )
 
 
 def access_event_record(

@@ -6,6 +6,7 @@ app_name = "requests_app"
 
 urlpatterns = [
     path("", views.all_requests, name="all_requests"),
+    path("my-access/", views.my_access, name="my_access"),
     path("requests/new/", views.create_request, name="create_request"),
     path("requests/pending-expiry/", views.pending_expiry, name="pending_expiry"),
     path("requests/export.csv", views.all_requests_csv, name="all_requests_csv"),

@@ -9,15 +9,30 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accessmgr.db import db_now
 from accessmgr.http import page_number_or_first
-from requests_app import exports, selectors, services
-from requests_app.auth import CHANGE_PERMISSION
-from requests_app.forms import AccessRequestForm, AuditExportForm, ExtendForm, RequestListForm, RevokeForm
+from requests_app import exports, selectors, services, throttle
+from requests_app.auth import (
+    CHANGE_PERMISSION,
+    CREATE_FOR_OTHERS_PERMISSION,
+    VIEW_ALL_PERMISSION,
+    view_all_required,
+)
+from requests_app.forms import (
+    AccessRequestForm,
+    AuditExportForm,
+    ExtendForm,
+    OwnAccessRequestForm,
+    RequestListForm,
+    RevokeForm,
+)
 from requests_app.models import UserAccessRequest
 
 
 @require_http_methods(["GET", "HEAD"])
 def all_requests(request):
-    """Invalid filters are ignored, each with a message; the others still apply."""
+    """Invalid filters are ignored, each with a message; the others still apply. A user who
+    may not view all requests is sent to My Access (this is the start page)."""
+    if not request.user.has_perm(VIEW_ALL_PERMISSION):
+        return redirect("requests_app:my_access")
     form = RequestListForm(request.GET)
     form.is_valid()
     filters = form.filters()
@@ -50,23 +65,49 @@ def all_requests(request):
     )
 
 
+@require_http_methods(["GET", "HEAD"])
+def my_access(request):
+    """The logged-in user's own requests, newest first, with their expiry and reminders."""
+    now = db_now()
+    page = selectors.access_request_mine(
+        requester_id=request.user.pk, now=now, page=page_number_or_first(request.GET.get("page"))
+    )
+    return render(request, "requests_app/my_access.html", {"page": page, "now": now})
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def create_request(request):
-    form = AccessRequestForm(request.POST if request.method == "POST" else None)
+    """For anyone with requests_app.create_for_others; otherwise for oneself (no name or
+    email fields). 429 past CREATE_REQUEST_RATE, 403 for an account without an email."""
+    for_others = request.user.has_perm(CREATE_FOR_OTHERS_PERMISSION)
+    form_class = AccessRequestForm if for_others else OwnAccessRequestForm
+    form = form_class(request.POST if request.method == "POST" else None)
+    context = {"form": form, "for_others": for_others}
+    if not for_others and not request.user.email:
+        context["no_email"] = str(services.AccountHasNoEmail())
+        return render(
+            request, "requests_app/create_request.html", context, status=403 if form.is_bound else 200
+        )
+    if form.is_bound and (exceeded := throttle.create_rate_check(request)):
+        context["refused"] = exceeded.message
+        response = render(request, "requests_app/create_request.html", context, status=429)
+        response["Retry-After"] = str(exceeded.retry_after)
+        return response
     if form.is_bound and form.is_valid():
         try:
-            obj = services.access_request_create(**form.cleaned_data, created_by=request.user.get_username())
+            obj = services.access_request_create_by(user=request.user, **form.cleaned_data)
         except ValueError as exc:  # the database clock passed a custom date the form accepted
             form.add_error("custom_date", str(exc))
         else:
             messages.success(
                 request, f"Request {obj.request_id} created for {obj.requestor_email} ({obj.resource_name})."
             )
-            return redirect("requests_app:all_requests")
-    return render(request, "requests_app/create_request.html", {"form": form})
+            return redirect("requests_app:all_requests" if for_others else "requests_app:my_access")
+    return render(request, "requests_app/create_request.html", context)
 
 
 @require_http_methods(["GET", "HEAD"])
+@view_all_required
 def pending_expiry(request):
     now = db_now()
     page = selectors.access_request_pending_expiry_list(
@@ -84,6 +125,10 @@ def _detail_render(request, request_id: str, *, extend_form=None, revoke_form=No
         detail = selectors.access_request_detail(request_id=request_id)
     except UserAccessRequest.DoesNotExist:
         raise Http404(f"No access request {request_id}.") from None
+    can_change = request.user.has_perm(CHANGE_PERMISSION)
+    view_all = can_change or request.user.has_perm(VIEW_ALL_PERMISSION)  # who may change it sees it
+    if not selectors.access_request_visible(request=detail.request, user=request.user, view_all=view_all):
+        raise Http404(f"No access request {request_id}.")  # the same answer as for an unknown id
     return render(
         request,
         "requests_app/request_detail.html",
@@ -91,7 +136,7 @@ def _detail_render(request, request_id: str, *, extend_form=None, revoke_form=No
             "detail": detail,
             "r": detail.request,
             "now": db_now(),
-            "can_change": request.user.has_perm(CHANGE_PERMISSION),
+            "can_change": can_change,
             "extend_form": extend_form or ExtendForm(initial={"duration": "90"}),
             "revoke_form": revoke_form or RevokeForm(auto_id=REVOKE_AUTO_ID),
         },
@@ -152,6 +197,7 @@ def request_revoke(request, request_id: str):
 
 
 @require_http_methods(["GET", "HEAD"])
+@view_all_required
 def all_requests_csv(request):
     """All Requests as CSV with the page's filters, search and sort, every page."""
     form = RequestListForm(request.GET)
@@ -163,6 +209,7 @@ def all_requests_csv(request):
 
 
 @require_http_methods(["GET", "HEAD"])
+@view_all_required
 def audit_csv(request):
     """The audit trail as CSV, oldest first: ?from=YYYY-MM-DD&to=YYYY-MM-DD (both optional, inclusive)."""
     form = AuditExportForm({"date_from": request.GET.get("from"), "date_to": request.GET.get("to")})

@@ -27,13 +27,31 @@ def postgres_only(db):
 
 @pytest.fixture
 def user(db) -> User:
-    return user_make("alice")
+    """alice: sees every request and creates them for anyone (as every user could before
+    requests had an owner); no job, change or admin permissions."""
+    return user_make("alice", permissions=("view_all_requests", "create_for_others"))
+
+
+@pytest.fixture
+def requester(db) -> User:
+    """bob: a plain user, who requests access for himself and sees only his own requests."""
+    return user_make("bob", first_name="Bob", last_name="Builder")
 
 
 @pytest.fixture
 def operator(db) -> User:
-    """A user allowed to run every job."""
-    return user_make("olivia", permissions=("run_revoke_job", "run_notification_job", "run_delivery_job"))
+    """A user allowed to run every job, to see every request (the job pages list them) and
+    to create requests for anyone: what staff may do, without being staff."""
+    return user_make(
+        "olivia",
+        permissions=(
+            "run_revoke_job",
+            "run_notification_job",
+            "run_delivery_job",
+            "view_all_requests",
+            "create_for_others",
+        ),
+    )
 
 
 def sso_configure(settings, issuer: str) -> str:
@@ -49,6 +67,12 @@ def sso_configure(settings, issuer: str) -> str:
 @pytest.fixture
 def user_client(client, user):
     client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def requester_client(client, requester):
+    client.force_login(requester)
     return client
 
 

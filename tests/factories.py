@@ -77,7 +77,8 @@ def expiry_in(days: int, now: datetime) -> datetime:
 
 
 def user_make(username: str, *, permissions: tuple[str, ...] = (), **fields) -> User:
-    """A user with PASSWORD and the given job permission codenames (e.g. "run_revoke_job")."""
+    """A user with PASSWORD and the given permission codenames (e.g. "run_revoke_job",
+    "view_all_requests", "create_for_others")."""
     user = User.objects.create_user(
         username, fields.pop("email", f"{username}@example.com"), PASSWORD, **fields
     )

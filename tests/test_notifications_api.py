@@ -138,3 +138,41 @@ def test_pending_lists_each_request_with_days_left_count_and_due_reminder(user_c
 @pytest.mark.django_db
 def test_pending_is_get_only(user_client):
     assert user_client.post(PENDING).status_code == 405
+
+
+@pytest.mark.django_db
+def test_pending_comes_in_pages_with_the_lists_headers(user_client):
+    now = db_now()
+    due = [request_make(expires_on=expiry_in(days, now)) for days in (1, 2, 3)]
+
+    first = user_client.get(PENDING, {"pageSize": 2})
+    assert [r["requestId"] for r in first.json()] == [r.request_id for r in due[:2]]
+    assert (first["X-Total-Count"], first["X-Page"], first["X-Page-Size"], first["X-Total-Pages"]) == (
+        "3",
+        "1",
+        "2",
+        "2",
+    )
+    assert first["Link"] == f'<{PENDING}?pageSize=2&page=2>; rel="next"'
+
+    second = user_client.get(PENDING, {"pageSize": 2, "page": 2})
+    assert [r["requestId"] for r in second.json()] == [due[2].request_id]
+    assert second["Link"] == f'<{PENDING}?pageSize=2&page=1>; rel="prev"'
+    past_the_end = user_client.get(PENDING, {"page": 9})
+    assert past_the_end.json() == [] and past_the_end["X-Total-Count"] == "3"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", [{"page": "0"}, {"pageSize": "501"}, {"pageSize": "x"}])
+def test_pending_bad_page_parameters_get_400_naming_them(user_client, query):
+    response = user_client.get(PENDING, query)
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == set(query)
+
+
+@pytest.mark.django_db
+def test_pending_needs_the_permission_to_view_all_requests(requester_client):
+    request_make(expires_on=expiry_in(1, db_now()))
+    response = requester_client.get(PENDING)
+    assert response.status_code == 403
+    assert response.json() == {"message": "You do not have permission to view every request."}

@@ -1,6 +1,6 @@
 """docs/openapi.yaml describes the JSON API: it is served at /api/openapi.json to logged-in
 users, and schemathesis sends each of its operations a bounded number of generated requests
-over HTTP, logged in as an operator (both job permissions): no server error, and every
+over HTTP, logged in as an operator (the job permissions, seeing and creating for all): no server error, and every
 answer's status, content type, headers and body as described."""
 
 from datetime import timedelta

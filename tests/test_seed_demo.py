@@ -99,3 +99,16 @@ def test_demo_user_with_job_permissions_when_debug_is_on(settings, client):
     # axes (login throttling) needs the request that authenticate() is called for
     assert client.login(request=HttpRequest(), username="demo", password="demo")
     assert User.objects.filter(username="demo").count() == 1
+
+
+def test_the_demo_user_sees_everything_and_owns_three_demo_requests(settings, client):
+    settings.DEBUG = True
+    seed()
+    user = User.objects.get(username="demo")
+    for perm in ("view_all_requests", "create_for_others", "change_useraccessrequest"):
+        assert user.has_perm(f"requests_app.{perm}")
+    owned = sorted(UserAccessRequest.objects.filter(requester=user).values_list("request_id", flat=True))
+    assert owned == ["REQ-DEMO-0002", "REQ-DEMO-0008", "REQ-DEMO-0014"]
+    client.force_login(user)
+    assert client.get("/").status_code == 200  # All Requests, as before
+    assert client.get("/my-access/").context["page"].paginator.count == 3

@@ -55,14 +55,16 @@ def assert_refused(client, response, reason: str) -> None:
     assert client.get("/")["Location"].startswith("/login/")  # still logged out
 
 
-def test_sso_login_creates_the_user_and_lands_on_the_start_page(client, sso, db):
+def test_sso_login_creates_the_user_and_lands_on_my_access(client, sso, db):
     idp_user(sso, "ada-1", email="ada@example.com")
     response = sso_login(client, "ada-1")
     assert response.status_code == 302 and response["Location"] == "/"
     user = User.objects.get(email="ada@example.com")
     assert user.username == "ada@example.com"
     assert client.session["_auth_user_id"] == str(user.pk)
-    assert client.get("/").status_code == 200
+    start = client.get("/", follow=True)  # a plain user's start page is My Access
+    assert start.redirect_chain == [("/my-access/", 302)]
+    assert start.status_code == 200 and b"My access" in start.content
 
 
 def test_sso_login_finds_the_existing_user_by_email_and_keeps_next(client, sso, user):
@@ -90,6 +92,7 @@ def test_groups_set_staff_and_job_permissions_at_every_login(client, sso, settin
     cy = User.objects.get(email="cy@example.com")
     assert not cy.is_staff
     assert cy.has_perm("jobs.run_revoke_job") and cy.has_perm("jobs.run_notification_job")
+    assert cy.has_perm("requests_app.view_all_requests")  # the job pages list every request
 
     client.logout()
     idp_user(sso, "cy-1", email="cy@example.com", groups=["it-admins"])

@@ -12,6 +12,9 @@ os.environ.setdefault("REVOKE_DELAY_SECONDS", "0")
 os.environ.setdefault("NOTIFY_SEND_DELAY_SECONDS", "0")
 os.environ.setdefault("LOCK_STATUS_CACHE_SECONDS", "0")  # tests/test_lock_status_cache.py turns it on
 os.environ.setdefault("TEST_MODE", "1")
+# No create-request rate limit: the counts would carry over from test to test in the process's
+# cache. tests/test_rate_limit.py sets one.
+os.environ.setdefault("CREATE_REQUEST_RATE", "")
 os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
 # Production-safe defaults stay on in settings; the test client speaks plain HTTP and
 # pages render without `collectstatic` (tests/test_security.py checks the real defaults).

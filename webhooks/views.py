@@ -15,6 +15,7 @@ from jobs.models import DeliverEventsJobRun
 from jobs.runner import JobFailed
 from jobs.status import live_run
 from jobs.views import banner_context
+from requests_app.auth import view_all_required
 from webhooks.events import test_event_record
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import endpoint_deliveries, endpoints_with_counts
@@ -40,6 +41,7 @@ def _deliver_now(request) -> None:
 
 @require_safe
 @permission_required(PERMISSION, raise_exception=True)
+@view_all_required
 def deliveries(request):
     endpoints = list(endpoints_with_counts())
     try:
@@ -58,6 +60,7 @@ def deliveries(request):
 
 @require_POST
 @permission_required(PERMISSION, raise_exception=True)
+@view_all_required
 def retry(request, delivery_id: int):
     delivery = get_object_or_404(WebhookDelivery, id=delivery_id)
     if delivery_retry(delivery_id=delivery.id):
@@ -69,6 +72,7 @@ def retry(request, delivery_id: int):
 
 @require_POST
 @permission_required(PERMISSION, raise_exception=True)
+@view_all_required
 def send_test(request, endpoint_id: int):
     endpoint = get_object_or_404(WebhookEndpoint, id=endpoint_id)
     with transaction.atomic():

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.browser
 
 PAGES = [
     "/",
+    "/my-access/",
     "/requests/new/",
     "/requests/pending-expiry/",
     "/jobs/revoke-expired/",

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.browser
 # path, the page's heading, its main controls (CSS selectors)
 PAGES = [
     ("/", "All requests", ["a.button.primary", "form.toolbar button[type=submit]"]),
+    ("/my-access/", "My access", ["table"]),
     (
         "/requests/new/",
         "Create request",
@@ -29,6 +30,7 @@ PAGES = [
 
 NAV = [
     "All Requests",
+    "My Access",
     "Create Request",
     "Pending Expiry",
     "Revoke Expired",

@@ -1,5 +1,6 @@
 """Single sign-on in Chromium: the login page's button, the provider's own login form
-(oidc-provider-mock, started here), and back to the app's start page, logged in."""
+(oidc-provider-mock, started here), and back to the app, logged in, on My Access (a new SSO
+user may see only their own requests)."""
 
 import re
 
@@ -19,7 +20,7 @@ def provider(settings):
         yield sso_configure(settings, f"http://localhost:{server.server_port}")
 
 
-def test_log_in_through_the_provider_and_land_on_the_start_page(open_page, provider, live_server, db):
+def test_log_in_through_the_provider_and_land_on_my_access(open_page, provider, live_server, db):
     requests.put(
         f"{provider}/users/grace", json={"email": "grace@example.com"}, timeout=10
     ).raise_for_status()
@@ -33,6 +34,9 @@ def test_log_in_through_the_provider_and_land_on_the_start_page(open_page, provi
     page.wait_for_url(f"{provider}/oauth2/authorize**")
     page.get_by_placeholder("sub").fill("grace")
     page.get_by_role("button", name="Authorize").click()
-    page.wait_for_url(f"{live_server.url}/")  # the start page
-    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("All requests", re.I))
+    page.wait_for_url(f"{live_server.url}/my-access/")  # the start page sends a plain user here
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("My access", re.I))
+    expect(
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="All Requests")
+    ).to_have_count(0)
     expect(page.locator(".who")).to_have_text("grace@example.com")

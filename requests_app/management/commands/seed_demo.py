@@ -32,6 +32,8 @@ DEMO_PREFIX = "REQ-DEMO-"
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"
 DEMO_PERMISSIONS = ("run_revoke_job", "run_notification_job")
+DEMO_REQUEST_PERMISSIONS = ("change_useraccessrequest", "view_all_requests", "create_for_others")
+DEMO_OWN_ROWS = (2, 8, 14)  # demo_request_id indexes the demo user owns (expired, 5 days, 90 days)
 
 H = timedelta(hours=1)
 D = timedelta(days=1)
@@ -175,17 +177,23 @@ class Command(BaseCommand):
         user.save()
         perms = Permission.objects.filter(content_type__app_label="jobs", codename__in=DEMO_PERMISSIONS)
         user.user_permissions.add(*perms)
-        # and to extend and revoke requests by hand (the request pages)
+        # to extend and revoke requests by hand (the request pages), to see every request and
+        # the job pages, and to create requests for anyone
         user.user_permissions.add(
             *Permission.objects.filter(
-                content_type__app_label="requests_app", codename="change_useraccessrequest"
+                content_type__app_label="requests_app", codename__in=DEMO_REQUEST_PERMISSIONS
             )
         )
+        # a few demo requests are the demo user's own, for My Access
+        UserAccessRequest.objects.filter(
+            request_id__in=[demo_request_id(i) for i in DEMO_OWN_ROWS], requester__isnull=True
+        ).update(requester=user)
         if perms.count() != len(DEMO_PERMISSIONS):
             self.stderr.write("Warning: the job permissions are missing; run `manage.py migrate` first.")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo login (DEBUG only): username {DEMO_USERNAME!r}, password {DEMO_PASSWORD!r} "
-                "— allowed to run the revoke and notification jobs, and to extend and revoke requests."
+                "— allowed to run the revoke and notification jobs, to see, create for anyone, "
+                "extend and revoke requests."
             )
         )
