@@ -285,7 +285,24 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 # Creating requests (requests_app/throttle.py, django-ratelimit): at most N per period per user,
 # page and API together, e.g. 30/m, 500/h, 1000/d; empty: no limit. Over it: 429. The counts are
-# in the default cache, which is per process (docs/deploy.md#rate-limits).
+# in the default cache, which is per process, unless RATELIMIT_CACHE_URL names a Redis server that
+# every server shares (redis://host:6379/0; docs/deploy.md#rate-limits).
+_ratelimit_cache_url = env_str("RATELIMIT_CACHE_URL").strip()  # not a setting: it may carry a password
+if _ratelimit_cache_url:
+    if not _ratelimit_cache_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(
+            f"RATELIMIT_CACHE_URL must be a redis:// or rediss:// URL, got {_ratelimit_cache_url.split('@')[-1]!r}"
+        )
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "ratelimit": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _ratelimit_cache_url,
+            "KEY_PREFIX": "accessmgr",
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        },
+    }
+    RATELIMIT_USE_CACHE = "ratelimit"
 CREATE_REQUEST_RATE = env_str("CREATE_REQUEST_RATE", "30/m").strip()
 _rate = re.fullmatch(r"([1-9][0-9]*)/([1-9][0-9]*)?([smhd])", CREATE_REQUEST_RATE)
 if CREATE_REQUEST_RATE and not _rate:

@@ -2,13 +2,15 @@
 and the API counted together; past it a 429 (JSON on the API, the form with a message on the
 page) and nothing is created. The counts are in the process's cache, cleared around each test."""
 
+import socket
+
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
 from requests_app.models import UserAccessRequest
 from requests_app.throttle import rate_describe
-from tests.conftest import django_start
+from tests.conftest import IN_CI, django_start
 
 LIST = reverse("requests_app:api_access_requests")
 PAGE = reverse("requests_app:create_request")
@@ -88,3 +90,77 @@ def test_a_bad_rate_stops_start_up_naming_the_variable():
     result = django_start(CREATE_REQUEST_RATE="thirty a minute")
     assert result.returncode != 0
     assert "CREATE_REQUEST_RATE must be a count per period" in result.stderr
+
+
+REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of its own, emptied around each test
+
+
+@pytest.fixture
+def shared_counts(settings):
+    """The counts in a real Redis (RATELIMIT_CACHE_URL's cache), at 2 creates per 30 days."""
+    redis = pytest.importorskip("redis").Redis.from_url(REDIS_URL)
+    try:
+        redis.ping()
+    except OSError as exc:
+        if IN_CI:
+            raise
+        pytest.skip(f"needs Redis on 127.0.0.1:6379 ({exc})")
+    redis.flushdb()
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "ratelimit": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "accessmgr",  # as accessmgr/settings.py names it, so both see one count
+        },
+    }
+    settings.RATELIMIT_USE_CACHE = "ratelimit"
+    settings.CREATE_REQUEST_RATE = "2/30d"
+    yield redis
+    redis.flushdb()
+
+
+def test_with_a_shared_cache_creates_counted_by_another_process_count_here(
+    requester_client, requester, shared_counts
+):
+    # Another server (a fresh process with the same settings) counts two creates of this user
+    other = django_start(
+        code=(
+            "from types import SimpleNamespace; from django.test import RequestFactory; "
+            "from requests_app.throttle import create_rate_check; "
+            f"request = RequestFactory().post('/'); request.user = SimpleNamespace(pk={requester.pk}, is_authenticated=True); "
+            "print([create_rate_check(request) is None for _ in range(2)])"
+        ),
+        RATELIMIT_CACHE_URL=REDIS_URL,
+        CREATE_REQUEST_RATE="2/30d",
+    )
+    assert other.returncode == 0, other.stderr
+    assert other.stdout.strip() == "[True, True]"
+    assert shared_counts.dbsize() > 0  # the counts are in Redis, not in that process
+
+    assert _api(requester_client).status_code == 429  # this server sees them
+    assert UserAccessRequest.objects.count() == 0
+
+
+def test_the_rate_limit_cache_must_be_a_redis_url():
+    result = django_start(RATELIMIT_CACHE_URL="memcached://127.0.0.1:11211")
+    assert result.returncode != 0
+    assert "RATELIMIT_CACHE_URL must be a redis:// or rediss:// URL" in result.stderr
+
+
+def test_a_shared_cache_that_is_away_limits_nothing_and_warns(requester_client, settings, caplog):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "ratelimit": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        },
+    }
+    settings.RATELIMIT_USE_CACHE = "ratelimit"
+    settings.CREATE_REQUEST_RATE = "1/30d"
+
+    assert [_api(requester_client).status_code for _ in range(2)] == [201, 201]
+    assert "the rate-limit cache cannot be reached" in caplog.text
