@@ -63,6 +63,9 @@ def test_a_refused_run_links_to_the_run_that_held_the_lock(operator_client):
         running = page(operator_client, holder.job_id).content.decode()  # in progress: it polls itself
         assert f'hx-get="{reverse("jobs:run_detail", args=[holder.job_id])}"' in running
         assert 'hx-trigger="every 3s"' in running
+        assert '<span class="badge InProgress">In progress</span>' in running
+        # the live region stays, what the poll replaces is inside it
+        assert running.index('id="run-live" aria-live="polite"') < running.index('id="run-detail"')
         assert "running" in page(operator_client, holder.job_id, HX_Request="true").content.decode()
     finally:
         holder.release(status="Completed", revoked_count=0)
