@@ -6,7 +6,6 @@ page (with its actions, reminders and history; revoked), the admin; the pages wi
 results and errors at 390 px too."""
 
 import re
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -20,7 +19,7 @@ from jobs.notifications import notifications_send
 from jobs.revoke import revoke_expired_run
 from requests_app.models import RevokedAccess
 from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, axe_violations, log_in
-from tests.factories import user_make
+from tests.factories import lock_held, run_make, user_make
 
 pytestmark = pytest.mark.browser
 
@@ -63,17 +62,7 @@ def rows(make_request):
             (NotificationJobRun, "Abandoned", {"error_message": "Abandoned: no heartbeat"}),
         )
     ):
-        started = now - timedelta(minutes=minutes + 1)
-        model.objects.create(
-            job_id=str(uuid.uuid4()),
-            status=status,
-            started_at=started,
-            heartbeat_at=started,
-            completed_at=started + timedelta(seconds=5),
-            started_by="web-1:1",
-            triggered_by="olivia",
-            **fields,
-        )
+        run_make(model, status=status, started_at=now - timedelta(minutes=minutes + 1), **fields)
 
 
 def test_every_page_empty(operator_page, axe_script):
@@ -134,13 +123,10 @@ def test_job_results_and_errors(operator_page, axe_script, rows, make_request, v
 
     make_request(expires_in=-timedelta(days=1))  # something to revoke again
     page.goto("/jobs/revoke-expired/")
-    held = lock_acquire(job=RevokeExpiredJobRun, triggered_by="run_revoke", started_by="other-server:1")
-    try:
+    with lock_held(RevokeExpiredJobRun, triggered_by="run_revoke", started_by="other-server:1"):
         page.locator("#revoke-run-button").click()
         expect(page.locator("#revoke-result .result.conflict")).to_be_visible()
         assert_accessible(page, axe_script, "Revoke Expired, already running (409)")
-    finally:
-        held.release(status="Completed", revoked_count=0)
 
     page.goto("/requests/new/")
     page.locator("form.request-form button.primary").click()
