@@ -15,6 +15,12 @@ def run_outcome(*, status: str, failed_count: int | None) -> str:
     return status
 
 
+def outcome_label(outcome: str) -> str:
+    """An outcome as pages show it: a status's label ("In progress" for the stored
+    "InProgress"), or "Completed with failures"."""
+    return JobRun.Status(outcome).label if outcome in JobRun.Status.values else outcome
+
+
 class JobRun(models.Model):
     class Status(models.TextChoices):
         IN_PROGRESS = "InProgress", "In progress"  # the stored value (seed, API) and how pages show it
@@ -57,6 +63,10 @@ class JobRun(models.Model):
     @property
     def outcome(self) -> str:
         return run_outcome(status=self.status, failed_count=getattr(self, "failed_count", None))
+
+    @property
+    def outcome_label(self) -> str:
+        return outcome_label(self.outcome)
 
     @property
     def duration(self):

@@ -15,6 +15,7 @@ from jobs.models import (
     NotificationFailure,
     NotificationJobRun,
     RevokeExpiredJobRun,
+    outcome_label,
     run_outcome,
 )
 from requests_app.models import ExpiryNotification, RevokedAccess
@@ -67,10 +68,7 @@ class RunRow:
 
     @property
     def outcome_label(self) -> str:
-        """The outcome as pages show it: a status's label ("In progress" for the stored
-        "InProgress"), or "Completed with failures"."""
-        outcome = self.outcome
-        return JobRun.Status(outcome).label if outcome in JobRun.Status.values else outcome
+        return outcome_label(self.outcome)
 
 
 JOB_TITLES = {key: model.job_title for key, model in JOB_MODELS.items()}

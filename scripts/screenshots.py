@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 REVOKE_DELAY = 12  # long enough for three screenshots and a second start on a busy machine
-NOTIFY_DELAY = 4
+NOTIFY_DELAY = 8  # long enough to follow the banner to the run page while it sends
 
 
 def free_port() -> int:
@@ -154,6 +154,9 @@ def take_all(base_url: str) -> None:
         expect(result).to_be_visible(timeout=(REVOKE_DELAY + 10) * 1000)
         expect(page.locator("#job-banner-revoke .job-banner")).to_be_hidden(timeout=5000)
         shoot(page, "revoke-expired-result")
+        result.locator('a[href^="/jobs/runs/"]').first.click()  # the run's page: what it revoked
+        expect(page.locator("#run-detail .badge").first).to_have_text("Completed")
+        shoot(page, "run-revoke")
 
         # Expiry Notifications: pick one email to fail, the banner with progress, the result.
         page.goto("/jobs/expiry-notifications/")
@@ -164,10 +167,17 @@ def take_all(base_url: str) -> None:
         page.locator("#notify-run-button").click()
         expect(other.locator("#job-banner-notifications .job-progress")).to_be_visible(timeout=5000)
         shoot(other, "expiry-notifications-locked")
+        other.get_by_role("link", name="Follow the run →").click()  # the run's page, live
+        expect(other.locator("#run-detail .badge").first).to_have_text("In progress")
+        expect(other.locator("#run-detail progress")).to_be_visible()
+        shoot(other, "run-in-progress")
         result = page.locator("#notifications-result .result")
         expect(result).to_be_visible(timeout=(NOTIFY_DELAY + 10) * 1000)
         expect(page.locator("#job-banner-notifications .job-banner")).to_be_hidden(timeout=5000)
         shoot(page, "expiry-notifications-result")
+        # The same run's page, ended: its reminders and the failed send, with the error.
+        expect(other.locator("#run-detail .badge").first).to_have_text("Completed with failures")
+        shoot(other, "run-notifications")
 
         page.goto("/jobs/history/")
         shoot(page, "job-history")

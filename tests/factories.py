@@ -1,15 +1,20 @@
-"""Rows for tests, one factory per model: access requests (with reminders or a revocation)
-and users. Times are relative to the database's clock unless given; every call gets
-fresh unique Request_Ids."""
+"""Rows for tests, one factory per model: access requests (with reminders or a revocation),
+job runs, held locks and users. Times are relative to the database's clock unless given;
+every call gets fresh unique Request_Ids and jobIds."""
 
 from __future__ import annotations
 
 import itertools
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import Permission, User
 
 from accessmgr.db import db_now
+from jobs.lock import JobLock, lock_acquire
+from jobs.models import JobRun
 from requests_app.models import NEVER_EXPIRES, ExpiryNotification, RevokedAccess, UserAccessRequest
 
 PASSWORD = "correct horse battery"
@@ -68,6 +73,41 @@ def revocation_make(obj: UserAccessRequest, *, by: str = "System - Scheduled Exp
     obj.status = UserAccessRequest.Status.REVOKED
     obj.save(update_fields=["status"])
     return RevokedAccess.objects.create(request=obj, revoked_dt=db_now(), revoked_by=by, job_id="job-1")
+
+
+def run_make(
+    job: type[JobRun],
+    *,
+    status: str = "Completed",
+    started_at: datetime | None = None,
+    seconds: float = 5.0,
+    **fields,
+) -> JobRun:
+    """A row of a job's run table written by hand (not through the lock): started at
+    `started_at` (default: now), its heartbeat then, ended `seconds` later unless InProgress."""
+    started = db_now() if started_at is None else started_at
+    values = {
+        "job_id": str(uuid.uuid4()),
+        "status": status,
+        "started_at": started,
+        "heartbeat_at": started,
+        "completed_at": None if status == JobRun.Status.IN_PROGRESS else started + timedelta(seconds=seconds),
+        "started_by": "web-1:4242",
+        "triggered_by": "olivia",
+        **fields,
+    }
+    return job.objects.create(**values)
+
+
+@contextmanager
+def lock_held(job: type[JobRun], *, triggered_by: str = "someone", **kwargs) -> Iterator[JobLock]:
+    """Hold the job's lock (a real lock_acquire; kwargs: started_by) for the with block,
+    then release it Completed, if the block did not release it itself."""
+    lock = lock_acquire(job=job, triggered_by=triggered_by, **kwargs)
+    try:
+        yield lock
+    finally:
+        lock.release(status="Completed")
 
 
 def expiry_in(days: int, now: datetime) -> datetime:

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
+from tests.factories import lock_held
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -115,12 +115,9 @@ def test_pending_notifications(operator_client, some_requests):
 def test_job_status_idle_and_locked(operator_client, status_url):
     assert operator_client.get(reverse(status_url)).json() == {"isLocked": False, "activeJob": None}
     job = RevokeExpiredJobRun if "revoke" in status_url else NotificationJobRun
-    lock = lock_acquire(job=job, triggered_by="bob")
-    try:
+    with lock_held(job, triggered_by="bob"):
         body = operator_client.get(reverse(status_url)).json()
         assert matches(shape(body), {"isLocked": "bool", "activeJob": ACTIVE_JOB})
-    finally:
-        lock.release(status="Completed")
 
 
 def test_revoke_run_done_and_refused(operator_client, some_requests):
@@ -128,13 +125,10 @@ def test_revoke_run_done_and_refused(operator_client, some_requests):
     assert matches(
         shape(done), {"message": "str", "revokedCount": "int", "revokedAt": "str|null", "jobId": "str"}
     )
-    lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by="bob")
-    try:
+    with lock_held(RevokeExpiredJobRun, triggered_by="bob"):
         refused = operator_client.post(reverse("jobs:api_revoke_expired"))
         assert refused.status_code == 409
         assert matches(shape(refused.json()), {"message": "str", "activeJob": ACTIVE_JOB})
-    finally:
-        lock.release(status="Completed", revoked_count=0)
 
 
 def test_notification_run_done(operator_client, some_requests, make_request):

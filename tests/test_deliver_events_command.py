@@ -14,12 +14,12 @@ from django.test import override_settings
 import jobs.revoke
 from accessmgr.db import db_now
 from jobs.delivery import deliver_events_run
-from jobs.lock import lock_acquire
 from jobs.models import DeliverEventsJobRun
 from jobs.revoke import revoke_expired_run
 from jobs.runner import JobFailed
 from requests_app.models import UserAccessRequest
 from tests.conftest import PYTHON, ROOT
+from tests.factories import lock_held
 from webhooks.models import REVOKED, WebhookDelivery, WebhookEvent
 from webhooks.services import endpoint_create
 
@@ -64,11 +64,8 @@ def test_delivers_prints_the_result_and_exits_0(make_request):
 
 
 def test_lock_held_exits_75():
-    holder = lock_acquire(job=DeliverEventsJobRun, triggered_by="alice", started_by="web-2:99")
-    try:
+    with lock_held(DeliverEventsJobRun, triggered_by="alice", started_by="web-2:99"):
         code, _, err = run()
-    finally:
-        holder.release(status="Completed")
     assert code == 75
     assert "web-2:99" in err
 

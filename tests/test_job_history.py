@@ -1,7 +1,6 @@
 """The job history page (runs of both jobs, newest first, paginated, filter by job) and the
 "last runs" box of the job pages."""
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,23 +10,14 @@ from django.urls import reverse
 from jobs.lock import LockHeld, lock_acquire
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 from jobs.selectors import HISTORY_PAGE_SIZE, job_runs_page, job_runs_recent
+from tests.factories import run_make
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 URL = reverse("jobs:job_history")
 
 
-def make_run(model, *, minutes: int, status="Completed", seconds=12.5, **fields):
-    started = T0 + timedelta(minutes=minutes)
-    return model.objects.create(
-        job_id=str(uuid.uuid4()),
-        status=status,
-        started_at=started,
-        heartbeat_at=started,
-        completed_at=None if status == "InProgress" else started + timedelta(seconds=seconds),
-        started_by="web-1:4242",
-        triggered_by="olivia",
-        **fields,
-    )
+def make_run(model, *, minutes: int, seconds=12.5, **fields):
+    return run_make(model, started_at=T0 + timedelta(minutes=minutes), seconds=seconds, **fields)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from accessmgr.db import db_now
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
+from tests.factories import run_make
 
 ADMIN_MODELS = {"revokeexpiredjobrun": RevokeExpiredJobRun, "notificationjobrun": NotificationJobRun}
 
@@ -36,30 +37,25 @@ def runs(db):
     made = {}
     for name, model in ADMIN_MODELS.items():
         made[name] = [
-            model.objects.create(
+            run_make(
+                model,
                 job_id=f"{name[:6]}-old",
-                status="Completed",
                 started_at=now - timedelta(hours=2),
-                completed_at=now - timedelta(hours=2) + timedelta(seconds=42),
+                seconds=42,
                 started_by="web-1:1",
                 triggered_by="cron",
             ),
-            model.objects.create(
+            run_make(
+                model,
                 job_id=f"{name[:6]}-failed",
                 status="Failed",
                 started_at=now - timedelta(hours=1),
-                completed_at=now - timedelta(hours=1) + timedelta(minutes=3, seconds=5),
+                seconds=185,
                 started_by="web-2:2",
-                triggered_by="olivia",
                 error_message="SMTP server refused the connection",
             ),
-            model.objects.create(
-                job_id=f"{name[:6]}-running",
-                status="InProgress",
-                started_at=now,
-                heartbeat_at=now,
-                started_by="web-1:3",
-                triggered_by="olivia",
+            run_make(
+                model, job_id=f"{name[:6]}-running", status="InProgress", started_at=now, started_by="web-1:3"
             ),
         ]
     return made

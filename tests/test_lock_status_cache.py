@@ -12,11 +12,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 import jobs.status
-from accessmgr.db import db_now
 from jobs.lock import lock_acquire
 from jobs.models import JOB_MODELS, NotificationJobRun, RevokeExpiredJobRun
 from jobs.status import live_run_cached
 from tests.conftest import django_start
+from tests.factories import run_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,10 +45,7 @@ def clock(monkeypatch):
 
 def started_elsewhere(job=RevokeExpiredJobRun, job_id="other-process-run"):
     """A run another process started: its row, written without going through this process's lock."""
-    now = db_now()
-    return job.objects.create(
-        job_id=job_id, status="InProgress", started_at=now, heartbeat_at=now, started_by="web-2:99"
-    )
+    return run_make(job, status="InProgress", job_id=job_id, started_by="web-2:99")
 
 
 def status_queries(client, url) -> tuple[dict | str, int]:

@@ -13,7 +13,7 @@ from django.db import connection, connections
 
 from accessmgr.db import db_now
 from jobs.api import notification_result_json
-from jobs.lock import LockHeld, lock_acquire
+from jobs.lock import LockHeld
 from jobs.models import NotificationJobRun
 from jobs.notifications import (
     NotifyOptionsError,
@@ -25,7 +25,7 @@ from jobs.notifications import (
 from jobs.runner import JobFailed
 from jobs.status import live_run
 from requests_app.models import NEVER_EXPIRES, ExpiryNotification, UserAccessRequest
-from tests.factories import expiry_in, request_make, requests_make
+from tests.factories import expiry_in, lock_held, request_make, requests_make
 
 # --- The decision table -----------------------------------------------------------------
 
@@ -281,14 +281,11 @@ def test_a_malformed_fail_email_is_refused_before_locking():
 @pytest.mark.django_db(transaction=True)
 def test_a_second_run_while_the_first_holds_the_lock_is_refused():
     request_make(expires_on=expiry_in(10, db_now()))
-    held = lock_acquire(job=NotificationJobRun, triggered_by="someone")
-    try:
+    with lock_held(NotificationJobRun) as held:
         with pytest.raises(LockHeld) as refused:
             notifications_send(triggered_by="t")
         assert refused.value.holder.job_id == held.job_id
         assert not mail.outbox and not ExpiryNotification.objects.exists()
-    finally:
-        held.release(status="Completed", success_count=0, failed_count=0)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,10 +5,9 @@ from django.core import mail
 from django.urls import reverse
 
 from accessmgr.db import db_now
-from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun
 from requests_app.models import ExpiryNotification
-from tests.factories import expiry_in, request_make, requests_make
+from tests.factories import expiry_in, lock_held, request_make, requests_make
 
 SEND = reverse("jobs:api_send_expiry_notifications")
 PENDING = reverse("jobs:api_pending_notifications")
@@ -82,11 +81,8 @@ def test_malformed_test_parameters_get_400(operator_client, query, expected):
 @pytest.mark.django_db(transaction=True)
 def test_a_second_run_gets_409_with_the_active_job(operator_client):
     request_make(expires_on=expiry_in(10, db_now()))
-    held = lock_acquire(job=NotificationJobRun, triggered_by="someone")
-    try:
+    with lock_held(NotificationJobRun) as held:
         response = operator_client.post(SEND)
-    finally:
-        held.release(status="Completed", success_count=0, failed_count=0)
     assert response.status_code == 409
     body = response.json()
     assert body["activeJob"]["jobId"] == held.job_id

@@ -7,10 +7,9 @@ from django.core import mail
 from django.urls import reverse
 
 from accessmgr.db import db_now
-from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun
 from requests_app.models import ExpiryNotification
-from tests.factories import expiry_in, request_make
+from tests.factories import expiry_in, lock_held, request_make
 
 PAGE = reverse("jobs:expiry_notifications")
 RUN = reverse("jobs:notifications_run")
@@ -75,11 +74,8 @@ def test_with_nothing_due_the_button_is_disabled_and_shows_zero(operator_client,
 
 @pytest.mark.django_db(transaction=True)
 def test_while_a_run_holds_the_lock_the_button_is_disabled(operator_client, demo):
-    held = lock_acquire(job=NotificationJobRun, triggered_by="someone")
-    try:
+    with lock_held(NotificationJobRun):
         html = operator_client.get(PAGE).content.decode()
-    finally:
-        held.release(status="Completed", success_count=0, failed_count=0)
     assert _disabled(_button(html))
     assert "A notification run is in progress" in html
     assert 'id="job-banner-notifications"' in html and "Job is currently running" in html
@@ -135,11 +131,8 @@ def test_ticked_emails_are_ignored_unless_pick_mode_is_chosen(operator_client, d
 
 @pytest.mark.django_db(transaction=True)
 def test_a_run_while_locked_shows_the_holder_with_409(operator_client, demo):
-    held = lock_acquire(job=NotificationJobRun, triggered_by="someone")
-    try:
+    with lock_held(NotificationJobRun) as held:
         response = operator_client.post(RUN, {"mode": "normal"}, **HTMX)
-    finally:
-        held.release(status="Completed", success_count=0, failed_count=0)
     assert response.status_code == 409
     html = response.content.decode()
     assert "already running" in html and held.job_id in html and held.started_by in html

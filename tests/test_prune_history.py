@@ -7,11 +7,11 @@ import pytest
 from django.core.management import call_command
 
 from accessmgr.db import db_now
-from jobs.lock import lock_acquire
 from jobs.models import JobRun, NotificationJobRun, RevokeExpiredJobRun, ScheduledTick
 from jobs.notifications import notifications_send
 from jobs.revoke import revoke_expired_run
 from requests_app.models import ExpiryNotification, RevokedAccess, UserAccessRequest
+from tests.factories import lock_held
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = JobRun.Status
@@ -26,8 +26,7 @@ def test_prune_deletes_old_runs_refusals_and_ticks_and_keeps_the_rest(make_reque
     make_request(expires_in=timedelta(days=5))  # reminded by the old run
     revoke_expired_run(triggered_by="old")
     notifications_send(triggered_by="old")
-    held = lock_acquire(job=RevokeExpiredJobRun, triggered_by="long-running")
-    try:
+    with lock_held(RevokeExpiredJobRun, triggered_by="long-running") as held:
         with pytest.raises(Exception, match="already running"):
             revoke_expired_run(triggered_by="refused")
         age(RevokeExpiredJobRun, 100)  # the InProgress run too: it must stay
@@ -44,8 +43,6 @@ def test_prune_deletes_old_runs_refusals_and_ticks_and_keeps_the_rest(make_reque
         )
 
         call_command("prune_history", "--older-than", "90d")
-    finally:
-        held.release(status="Completed", revoked_count=0)
 
     assert (
         "revoke: 2, notifications: 1, deliveries: 0, ticks: 1" in capsys.readouterr().out

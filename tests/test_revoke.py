@@ -12,14 +12,14 @@ from django.utils import timezone
 import jobs.revoke
 from accessmgr.db import db_now
 from jobs.dialects import dialect_for
-from jobs.lock import LockHeld, lock_acquire
+from jobs.lock import LockHeld
 from jobs.models import RevokeExpiredJobRun
 from jobs.revoke import revoke_expired_run
 from jobs.runner import JobFailed
 from jobs.status import live_run
 from requests_app.models import REVOKED_BY_JOB, RevokedAccess, UserAccessRequest
 from requests_app.selectors import access_request_expired
-from tests.factories import requests_make
+from tests.factories import lock_held, requests_make
 from webhooks.models import REVOKED as WEBHOOK_REVOKED
 from webhooks.models import WebhookEvent
 
@@ -131,12 +131,11 @@ def test_no_expired_requests_completes_with_zero_and_says_so():
 
 def test_second_run_while_first_holds_the_lock_is_refused_and_changes_nothing():
     requests_make(2, expires_in=-timedelta(days=1))
-    holder = lock_acquire(job=RevokeExpiredJobRun, triggered_by="bob", started_by="server-a:123")
-    try:
-        with pytest.raises(LockHeld) as refused:
-            revoke_expired_run(triggered_by="alice")
-    finally:
-        holder.release(status="Completed", revoked_count=0)
+    with (
+        lock_held(RevokeExpiredJobRun, triggered_by="bob", started_by="server-a:123") as holder,
+        pytest.raises(LockHeld) as refused,
+    ):
+        revoke_expired_run(triggered_by="alice")
 
     assert refused.value.holder.job_id == holder.job_id
     assert refused.value.holder.started_by == "server-a:123"

@@ -7,10 +7,9 @@ from django.test import Client
 from django.urls import reverse
 
 import jobs.revoke
-from jobs.lock import lock_acquire
 from jobs.models import RevokeExpiredJobRun
 from requests_app.models import RevokedAccess, UserAccessRequest
-from tests.factories import requests_make
+from tests.factories import lock_held, requests_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,11 +37,8 @@ def test_post_with_nothing_expired_answers_the_no_op_message(operator_client):
 
 def test_second_run_gets_409_with_the_active_job(operator_client):
     requests_make(1, expires_in=-timedelta(days=1))
-    holder = lock_acquire(job=RevokeExpiredJobRun, triggered_by="bob", started_by="server-b:77")
-    try:
+    with lock_held(RevokeExpiredJobRun, triggered_by="bob", started_by="server-b:77") as holder:
         response = operator_client.post(URL)
-    finally:
-        holder.release(status="Completed", revoked_count=0)
 
     assert response.status_code == 409
     body = response.json()

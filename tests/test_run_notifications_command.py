@@ -11,11 +11,10 @@ import pytest
 from django.core.management import call_command
 
 from accessmgr.db import db_now
-from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun
 from requests_app.models import ExpiryNotification
 from tests.conftest import PYTHON, ROOT
-from tests.factories import expiry_in, request_make
+from tests.factories import expiry_in, lock_held, request_make
 
 
 def _manage(env, *args, timeout=60):
@@ -89,11 +88,8 @@ def test_exit_3_and_failed_sends_are_listed(outbox_env, tmp_path):
 
 def test_exit_75_while_another_run_holds_the_lock(child_env):
     request_make(expires_on=expiry_in(5, db_now()))
-    held = lock_acquire(job=NotificationJobRun, triggered_by="someone")
-    try:
+    with lock_held(NotificationJobRun) as held:
         refused = _manage(child_env)
-    finally:
-        held.release(status="Completed", success_count=0, failed_count=0)
     assert refused.returncode == 75
     assert held.job_id in refused.stderr and held.started_by in refused.stderr
     assert not ExpiryNotification.objects.exists()

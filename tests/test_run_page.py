@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from jobs.lock import lock_acquire
 from jobs.models import NotificationFailure, NotificationJobRun, RevokeExpiredJobRun
 from jobs.notifications import notifications_send
 from jobs.revoke import revoke_expired_run
+from tests.factories import lock_held
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,8 +51,7 @@ def test_a_notification_run_page_shows_its_reminders_and_its_failed_sends_with_t
 
 
 def test_a_refused_run_links_to_the_run_that_held_the_lock(operator_client):
-    holder = lock_acquire(job=RevokeExpiredJobRun, triggered_by="bob")
-    try:
+    with lock_held(RevokeExpiredJobRun, triggered_by="bob") as holder:
         with pytest.raises(Exception):  # noqa: B017 - LockHeld
             revoke_expired_run(triggered_by="alice")
         refused = RevokeExpiredJobRun.objects.get(status="Refused")
@@ -63,9 +62,10 @@ def test_a_refused_run_links_to_the_run_that_held_the_lock(operator_client):
         running = page(operator_client, holder.job_id).content.decode()  # in progress: it polls itself
         assert f'hx-get="{reverse("jobs:run_detail", args=[holder.job_id])}"' in running
         assert 'hx-trigger="every 3s"' in running
+        assert '<span class="badge InProgress">In progress</span>' in running
+        # the live region stays, what the poll replaces is inside it
+        assert running.index('id="run-live" aria-live="polite"') < running.index('id="run-detail"')
         assert "running" in page(operator_client, holder.job_id, HX_Request="true").content.decode()
-    finally:
-        holder.release(status="Completed", revoked_count=0)
 
 
 def test_an_unknown_run_is_404_and_the_page_needs_a_login(client, operator_client):

@@ -11,11 +11,10 @@ import pytest
 from django.core.management import call_command
 
 import jobs.revoke
-from jobs.lock import lock_acquire
 from jobs.models import RevokeExpiredJobRun
 from requests_app.models import RevokedAccess, UserAccessRequest
 from tests.conftest import PYTHON, ROOT
-from tests.factories import requests_make
+from tests.factories import lock_held, requests_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,11 +49,8 @@ def test_nothing_to_revoke_exits_0():
 
 def test_lock_held_exits_75_and_says_who_and_since_when():
     requests_make(1, expires_in=-timedelta(days=1))
-    holder = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice", started_by="web-1:321")
-    try:
+    with lock_held(RevokeExpiredJobRun, triggered_by="alice", started_by="web-1:321") as holder:
         code, out, err = run()
-    finally:
-        holder.release(status="Completed", revoked_count=0)
 
     started_at = RevokeExpiredJobRun.objects.get(job_id=holder.job_id).started_at
     assert code == 75
@@ -97,11 +93,8 @@ def test_real_process_exits_0_then_75_while_another_run_holds_the_lock(child_env
     assert UserAccessRequest.objects.filter(status="Revoked").count() == 2
     assert RevokedAccess.objects.count() == 2
 
-    holder = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice", started_by="web-2:99")
-    try:
+    with lock_held(RevokeExpiredJobRun, triggered_by="alice", started_by="web-2:99"):
         refused = subprocess.run(cmd, cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=120)
-    finally:
-        holder.release(status="Completed", revoked_count=0)
     assert refused.returncode == 75, refused.stderr
     assert "web-2:99" in refused.stderr
 

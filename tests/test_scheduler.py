@@ -8,11 +8,11 @@ import pytest
 from django.core.management import call_command
 
 import jobs.revoke
-from jobs.lock import lock_acquire
 from jobs.models import JobRun, RevokeExpiredJobRun, ScheduledTick
 from jobs.revoke import revoke_expired_run
 from jobs.schedule import schedule_parse
 from jobs.scheduler import TRIGGERED_BY, ScheduledJob, scheduled_jobs, scheduled_run
+from tests.factories import lock_held
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,12 +51,9 @@ def test_after_three_missed_ticks_the_job_runs_once(revoke_job):
 
 
 def test_a_tick_that_finds_the_lock_held_is_refused_not_failed(revoke_job):
-    lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice", started_by="server-a:1")
-    try:
+    with lock_held(RevokeExpiredJobRun, triggered_by="alice", started_by="server-a:1"):
         assert scheduled_run(revoke_job, now=T0) == Outcome.REFUSED
         assert scheduled_run(revoke_job, now=T0 + timedelta(seconds=1)) is None  # a second server
-    finally:
-        lock.release(status="Completed", revoked_count=0)
     tick = ScheduledTick.objects.get()
     assert "already running" in tick.error_message
     # One Refused row for the tick, however many schedulers asked.

@@ -3,7 +3,6 @@
 abbreviation (CET in winter, CEST in summer), and no page prints a bare "UTC"."""
 
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,6 +14,7 @@ from accessmgr.db import db_now
 from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 from requests_app.models import RevokedAccess
+from tests.factories import run_make
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SUMMER = datetime(2026, 7, 2, 4, 29, 11, tzinfo=UTC)
@@ -54,15 +54,7 @@ def world(make_request):
     revoked = make_request(created_at=SUMMER, expires_on=SUMMER + timedelta(days=1), status="Revoked")
     RevokedAccess.objects.create(request=revoked, revoked_dt=SUMMER + timedelta(days=2), revoked_by="olivia")
     for model, started in ((RevokeExpiredJobRun, SUMMER), (NotificationJobRun, WINTER)):
-        model.objects.create(
-            job_id=str(uuid.uuid4()),
-            status="Completed",
-            started_at=started,
-            heartbeat_at=started,
-            completed_at=started + timedelta(seconds=3),
-            started_by="web-1:4242",
-            triggered_by="olivia",
-        )
+        run_make(model, started_at=started, seconds=3)
     lock = lock_acquire(job=NotificationJobRun, triggered_by="olivia")
     yield now
     lock.release(status="Completed", success_count=0, failed_count=0)

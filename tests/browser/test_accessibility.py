@@ -1,10 +1,11 @@
 """axe-core (tests/browser/conftest.py: axe_script) over every page and state: no violation of
 impact serious or critical. States: empty, with rows, a run holding the lock (the banner), a
 run's result, errors (form errors, the 409 card, a refused run, a login error), a user without
-the job permissions, the admin; the pages with rows, locked, results and errors at 390 px too."""
+the job permissions, the run pages (in progress, every outcome, with their tables), a request's
+page (with its actions, reminders and history; revoked), the admin; the pages with rows, locked,
+results and errors at 390 px too."""
 
 import re
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -14,8 +15,11 @@ from playwright.sync_api import expect
 from accessmgr.db import db_now
 from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
+from jobs.notifications import notifications_send
+from jobs.revoke import revoke_expired_run
 from requests_app.models import RevokedAccess
 from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, axe_violations, log_in
+from tests.factories import lock_held, run_make, user_make
 
 pytestmark = pytest.mark.browser
 
@@ -58,17 +62,7 @@ def rows(make_request):
             (NotificationJobRun, "Abandoned", {"error_message": "Abandoned: no heartbeat"}),
         )
     ):
-        started = now - timedelta(minutes=minutes + 1)
-        model.objects.create(
-            job_id=str(uuid.uuid4()),
-            status=status,
-            started_at=started,
-            heartbeat_at=started,
-            completed_at=started + timedelta(seconds=5),
-            started_by="web-1:1",
-            triggered_by="olivia",
-            **fields,
-        )
+        run_make(model, status=status, started_at=now - timedelta(minutes=minutes + 1), **fields)
 
 
 def test_every_page_empty(operator_page, axe_script):
@@ -129,13 +123,10 @@ def test_job_results_and_errors(operator_page, axe_script, rows, make_request, v
 
     make_request(expires_in=-timedelta(days=1))  # something to revoke again
     page.goto("/jobs/revoke-expired/")
-    held = lock_acquire(job=RevokeExpiredJobRun, triggered_by="run_revoke", started_by="other-server:1")
-    try:
+    with lock_held(RevokeExpiredJobRun, triggered_by="run_revoke", started_by="other-server:1"):
         page.locator("#revoke-run-button").click()
         expect(page.locator("#revoke-result .result.conflict")).to_be_visible()
         assert_accessible(page, axe_script, "Revoke Expired, already running (409)")
-    finally:
-        held.release(status="Completed", revoked_count=0)
 
     page.goto("/requests/new/")
     page.locator("form.request-form button.primary").click()
@@ -143,6 +134,51 @@ def test_job_results_and_errors(operator_page, axe_script, rows, make_request, v
     assert_accessible(page, axe_script, "Create Request with errors")
     page.goto("/?status=Bogus")
     assert_accessible(page, axe_script, "All Requests, unknown filter")
+
+
+@VIEWPORTS
+def test_run_pages(operator_page, axe_script, rows, make_request, viewport):
+    """A run in progress (its panel polls), then every run in the history: real runs with
+    their tables (revoked requests; reminders and a failed send) and the rows fixture's
+    Failed, Refused and Abandoned ones."""
+    make_request(expires_in=timedelta(days=3), requestor_email="fails@example.com")
+    revoke_expired_run(triggered_by="olivia")
+    notifications_send(triggered_by="olivia", fail_emails=["fails@example.com"])
+    held = lock_acquire(job=NotificationJobRun, triggered_by="olivia", started_by="other-server:2")
+    held.progress(processed=1, total=3)
+    try:
+        page, _ = operator_page(f"/jobs/runs/{held.job_id}/", viewport=viewport, bypass_csp=True)
+        expect(page.locator("#run-detail progress")).to_be_visible()
+        assert_accessible(page, axe_script, "a run page, in progress")
+    finally:
+        held.release(status="Completed", success_count=0, failed_count=0)
+    for model in (RevokeExpiredJobRun, NotificationJobRun):
+        for run in model.objects.exclude(job_id=held.job_id):
+            page.goto(f"/jobs/runs/{run.job_id}/")
+            assert_accessible(page, axe_script, f"a {run.job_name} run page, {run.outcome}")
+
+
+@VIEWPORTS
+def test_a_request_page(open_page, axe_script, make_request, viewport):
+    """With its actions (a user who may change it), its reminders, a failed send and its
+    history; then revoked."""
+    user_make("sam", is_staff=True)
+    r = make_request(expires_in=timedelta(days=5, hours=1), requestor_email="fails@example.com", reminders=1)
+    notifications_send(triggered_by="olivia", fail_emails=["fails@example.com"])
+    page, watch = open_page("/login/", viewport=viewport, bypass_csp=True)
+    watch.allowed.add(400)  # the extend form's errors
+    log_in(page, "sam")
+    page.goto(f"/requests/{r.request_id}/")
+    assert_accessible(page, axe_script, "a request page")
+    page.get_by_label("Duration").select_option(label="Custom date")
+    page.locator("#extend-h + form").get_by_role("button", name="Extend").click()
+    expect(page.locator(".errorlist, .error").first).to_be_visible()
+    assert_accessible(page, axe_script, "a request page, extend errors")
+    page.get_by_text("Revoke now…").click()
+    page.locator("details form").get_by_label("Reason").fill("Left the team")
+    page.get_by_role("button", name=f"Confirm: revoke {r.request_id}").click()
+    expect(page.locator("h1 .badge")).to_have_text("Revoked")
+    assert_accessible(page, axe_script, "a request page, revoked, with its history")
 
 
 def test_a_user_without_job_permissions(open_page, axe_script, user, rows):
