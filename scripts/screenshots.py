@@ -117,6 +117,8 @@ def take_all(base_url: str) -> None:
         shoot(page, "create-request-errors")
         page.goto("/requests/pending-expiry/")
         shoot(page, "pending-expiry")
+        page.goto("/my-access/")  # the demo user's own requests (seed_demo gives it three)
+        shoot(page, "my-access")
 
         # A request's page (Kenji Tanaka's: 5 days left, its 30-Day Reminder sent), then
         # extended and revoked by hand, with both in its history.
