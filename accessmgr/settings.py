@@ -430,6 +430,7 @@ def env_schedule(name: str, zone: str, default: str = "") -> str:
 SCHEDULE_TIME_ZONE = env_str("SCHEDULE_TIME_ZONE", "UTC")
 REVOKE_SCHEDULE = env_schedule("REVOKE_SCHEDULE", SCHEDULE_TIME_ZONE)
 NOTIFY_SCHEDULE = env_schedule("NOTIFY_SCHEDULE", SCHEDULE_TIME_ZONE)
+DELIVER_SCHEDULE = env_schedule("DELIVER_SCHEDULE", SCHEDULE_TIME_ZONE)  # webhook deliveries (deliver_events)
 # 0: twice the schedule's period (unchecked without a schedule).
 REVOKE_MAX_AGE_SECONDS = env_float("REVOKE_MAX_AGE_SECONDS", 0)
 NOTIFY_MAX_AGE_SECONDS = env_float("NOTIFY_MAX_AGE_SECONDS", 0)

@@ -23,12 +23,14 @@ MAX_AGE_MARGIN = timedelta(minutes=1)  # for the run itself, on top of two perio
 
 
 def job_schedule(job: str) -> Schedule | None:
-    """The schedule settings give `job` ("revoke", "notifications", "prune"), None when off."""
+    """The schedule settings give `job` ("revoke", "notifications", "deliveries", "prune"),
+    None when off."""
     text = {
         "revoke": settings.REVOKE_SCHEDULE,
         "notifications": settings.NOTIFY_SCHEDULE,
+        "deliveries": settings.DELIVER_SCHEDULE,
         "prune": settings.HISTORY_PRUNE_SCHEDULE if settings.HISTORY_RETENTION_DAYS > 0 else "",
-    }.get(job, "")  # event delivery has no schedule setting yet: deliver_events from cron
+    }.get(job, "")
     return schedule_parse(text, zone=settings.SCHEDULE_TIME_ZONE)
 
 

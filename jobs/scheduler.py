@@ -16,6 +16,7 @@ from django.db import IntegrityError
 
 from accessmgr.db import db_now
 from accessmgr.logging import log_context
+from jobs.delivery import deliver_events_run
 from jobs.lock import LockHeld, server_identity
 from jobs.models import ScheduledTick
 from jobs.monitoring import job_schedule
@@ -47,6 +48,7 @@ def scheduled_jobs() -> list[ScheduledJob]:
     runs = {
         "revoke": lambda: revoke_expired_run(triggered_by=TRIGGERED_BY),
         "notifications": lambda: notifications_send(triggered_by=TRIGGERED_BY),
+        "deliveries": lambda: deliver_events_run(triggered_by=TRIGGERED_BY),
         "prune": _prune,
     }
     return [

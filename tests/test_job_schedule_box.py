@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from jobs.notifications import notifications_send
@@ -46,3 +47,13 @@ def test_notifications_page_shows_a_run_with_failed_sends_and_no_schedule(
     )
     assert "Not scheduled" in box
     assert '<span class="schedule-result">Completed with failures</span>' in box
+
+
+def test_deliveries_page_shows_the_delivery_schedule(client, user, settings):
+    user.user_permissions.add(Permission.objects.get(codename="run_delivery_job"))
+    client.force_login(user)
+    settings.DELIVER_SCHEDULE = "@every 1m"
+    box = schedule_box(client.get("/webhooks/deliveries/").content.decode(), "deliveries")
+    assert "<code>@every 1m</code> (UTC)" in box
+    settings.DELIVER_SCHEDULE = ""
+    assert "Not scheduled" in schedule_box(client.get("/webhooks/deliveries/").content.decode(), "deliveries")

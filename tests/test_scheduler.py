@@ -2,17 +2,23 @@
 ticks run once, a held lock is a Refused tick, a failure a Failed one. The same with real
 processes and real time: tests/test_run_scheduler.py."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 
 import jobs.revoke
-from jobs.models import JobRun, RevokeExpiredJobRun, ScheduledTick
+from jobs.models import DeliverEventsJobRun, JobRun, RevokeExpiredJobRun, ScheduledTick
 from jobs.revoke import revoke_expired_run
 from jobs.schedule import schedule_parse
 from jobs.scheduler import TRIGGERED_BY, ScheduledJob, scheduled_jobs, scheduled_run
+from requests_app.services import access_request_create
 from tests.factories import lock_held
+from tests.webhook_receiver import Receiver
+from webhooks.models import CREATED
+from webhooks.services import endpoint_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,17 +80,36 @@ def test_a_failed_run_is_a_failed_tick_and_the_next_tick_runs(revoke_job, make_r
 
 
 def test_the_jobs_with_a_schedule_come_from_settings(settings):
-    settings.REVOKE_SCHEDULE, settings.NOTIFY_SCHEDULE = "*/15 * * * *", ""
+    settings.REVOKE_SCHEDULE, settings.NOTIFY_SCHEDULE, settings.DELIVER_SCHEDULE = "*/15 * * * *", "", ""
     settings.HISTORY_RETENTION_DAYS = 90
     assert [job.name for job in scheduled_jobs()] == ["revoke", "prune"]
     settings.NOTIFY_SCHEDULE, settings.HISTORY_RETENTION_DAYS = "0 9 * * *", 0
     assert [job.name for job in scheduled_jobs()] == ["revoke", "notifications"]
+    settings.DELIVER_SCHEDULE = "@every 1m"
+    assert [job.name for job in scheduled_jobs()] == ["revoke", "notifications", "deliveries"]
 
 
 def test_run_scheduler_with_nothing_scheduled_exits_2(settings, capsys):
-    settings.REVOKE_SCHEDULE = settings.NOTIFY_SCHEDULE = ""
+    settings.REVOKE_SCHEDULE = settings.NOTIFY_SCHEDULE = settings.DELIVER_SCHEDULE = ""
     settings.HISTORY_RETENTION_DAYS = 0
     with pytest.raises(SystemExit) as exited:
         call_command("run_scheduler")
     assert exited.value.code == 2
     assert "Nothing to schedule" in capsys.readouterr().err
+
+
+@override_settings(WEBHOOK_ALLOW_PRIVATE_NETWORKS=True)
+def test_a_delivery_tick_delivers_the_outbox(settings):
+    settings.DELIVER_SCHEDULE = "@every 5s"
+    (deliveries,) = [job for job in scheduled_jobs() if job.name == "deliveries"]
+    with Receiver() as receiver:
+        endpoint_create(url=receiver.url, event_types=[CREATED])
+        request = access_request_create(  # and its access_request.created event, in the outbox
+            requestor_name="Ada", requestor_email="ada@example.com", resource_name="VPN", duration="30"
+        )
+
+        assert scheduled_run(deliveries, now=T0) == Outcome.COMPLETED
+
+    assert [json.loads(r.body)["data"]["requestId"] for r in receiver.received] == [request.request_id]
+    run = DeliverEventsJobRun.objects.get()
+    assert (run.triggered_by, run.success_count) == (TRIGGERED_BY, 1)
