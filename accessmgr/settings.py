@@ -443,6 +443,8 @@ WEBHOOK_MAX_WORKERS = env_int("WEBHOOK_MAX_WORKERS", 8, minimum=1)
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=0.01)
 WEBHOOK_RESPONSE_MAX_BYTES = env_int("WEBHOOK_RESPONSE_MAX_BYTES", 1000, minimum=0)
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", DEBUG)
+# Deliver right after a change commits (webhooks/trigger.py), the schedule as the safety net.
+WEBHOOK_DELIVER_ON_COMMIT = env_bool("WEBHOOK_DELIVER_ON_COMMIT", True)
 try:
     # The wait before each retry; after the last one fails the delivery is dead.
     WEBHOOK_RETRY_SECONDS = [float(s) for s in env_list("WEBHOOK_RETRY_SECONDS", "30,120,600,3600,21600")]

@@ -19,6 +19,7 @@ from jobs.runner import job_run
 from requests_app.models import REVOKED_BY_JOB
 from requests_app.selectors import access_request_expired
 from webhooks.models import REVOKED
+from webhooks.trigger import deliveries_soon
 
 EXPIRED_REASON = "Expired"  # the Reason of the job's "Revoked" audit events
 # A chunk's statements carry its ids plus 3 parameters: under SQL Server's 2,100 at any setting.
@@ -125,7 +126,11 @@ def _revoke(lock: JobLock) -> RevokeResult:
 
 
 def revoke_expired_run(*, triggered_by: str, record_refusal: bool = True) -> RevokeResult:
-    """Run the revoke job once. Raises LockHeld or JobFailed (jobs.runner)."""
-    return job_run(
+    """Run the revoke job once; its access_request.revoked events are then delivered
+    (webhooks.trigger). Raises LockHeld or JobFailed (jobs.runner)."""
+    result = job_run(
         job=RevokeExpiredJobRun, triggered_by=triggered_by, work=_revoke, record_refusal=record_refusal
     )
+    if result.revoked_count:
+        deliveries_soon()
+    return result

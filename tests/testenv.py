@@ -15,6 +15,9 @@ os.environ.setdefault("TEST_MODE", "1")
 # No create-request rate limit: the counts would carry over from test to test in the process's
 # cache. tests/test_rate_limit.py sets one.
 os.environ.setdefault("CREATE_REQUEST_RATE", "")
+# No delivery thread after each commit: tests run deliver_events themselves, and
+# tests/test_deliver_on_commit.py turns it on.
+os.environ.setdefault("WEBHOOK_DELIVER_ON_COMMIT", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
 # Production-safe defaults stay on in settings; the test client speaks plain HTTP and
 # pages render without `collectstatic` (tests/test_security.py checks the real defaults).

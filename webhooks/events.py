@@ -17,6 +17,7 @@ from accessmgr.db import db_datetime
 from jobs.dialects import dialect_for
 from requests_app.models import RevokedAccess, UserAccessRequest
 from webhooks.models import EVENT_TYPES, REVOKED, TEST, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from webhooks.trigger import deliveries_after_commit
 
 
 def _time(value: datetime | None) -> str | None:
@@ -45,6 +46,7 @@ def event_record(*, type: str, request: UserAccessRequest, data: dict | None = N
         raise ValueError(f"unknown event type {type!r}; expected one of {', '.join(EVENT_TYPES)}")
     if not connection.in_atomic_block:
         raise RuntimeError("event_record must be called inside the transaction of the change it announces")
+    deliveries_after_commit()
     return WebhookEvent.objects.create(
         type=type,
         request_id=request.request_id,
