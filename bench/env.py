@@ -83,6 +83,8 @@ def environ_prepare(*, bench_db: BenchDatabase, work_dir: Path) -> dict[str, str
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
         "REVOKE_DELAY_SECONDS": "0",
         "NOTIFY_SEND_DELAY_SECONDS": "0",
+        # Each benchmark runs its own job; no delivery thread after a revoke run or a create.
+        "WEBHOOK_DELIVER_ON_COMMIT": "0",
         "TEST_MODE": "0",
         "LOG_LEVEL": "WARNING",
         "SECURE_SSL_REDIRECT": "0",
