@@ -191,6 +191,11 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     # query) before handing it out, and sweeps the idle ones when it finds a broken one (a
     # database restart or a network reset), so no request gets a dead connection.
     _db["ENGINE"] = "accessmgr.postgresql"
+    if DB_POOL_MAX_SIZE < 4:
+        raise ImproperlyConfigured(
+            f"DB_POOL_MAX_SIZE must be at least 4 on PostgreSQL, got {DB_POOL_MAX_SIZE}: a notification run "
+            "holds three (its own thread, its heartbeat, its recorder; the senders hold none) and pages need one"
+        )
     _db["OPTIONS"] = {
         **_db.get("OPTIONS", {}),
         "connect_timeout": env_int("DB_CONNECT_TIMEOUT", 5, minimum=2),
