@@ -402,7 +402,9 @@ if DATABASES["default"]["ENGINE"] == "accessmgr.postgresql":
 # 30 s and 10 s); set, they are checked here.
 JOB_LEASE_MARGIN_SECONDS = env_float("JOB_LEASE_MARGIN_SECONDS", 0, minimum=0) or None
 _margin = JOB_LEASE_MARGIN_SECONDS or JOB_STALE_AFTER_SECONDS / 4
-JOB_STATEMENT_TIMEOUT_SECONDS = env_float("JOB_STATEMENT_TIMEOUT_SECONDS", 0, minimum=0) or min(10.0, _margin / 2)
+JOB_STATEMENT_TIMEOUT_SECONDS = env_float("JOB_STATEMENT_TIMEOUT_SECONDS", 0, minimum=0) or min(
+    10.0, _margin / 2
+)
 EMAIL_TIMEOUT = EMAIL_TIMEOUT or min(30.0, _margin / 2)
 for _name, _bound in (
     ("EMAIL_TIMEOUT", EMAIL_TIMEOUT),

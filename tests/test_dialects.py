@@ -91,7 +91,9 @@ def test_every_microsoft_string_is_collected():
     texts = microsoft_strings()
     assert {"now", "ago", "lock_hint"} <= set(texts)
     assert {f"acquire_sql({t})" for t in JOB_TABLES} <= set(texts)
-    assert {"revocations_insert_sql(3)", "revoke_update_sql(3)", "revocation_events_insert_sql(3)"} <= set(texts)
+    assert {"revocations_insert_sql(3)", "revoke_update_sql(3)", "revocation_events_insert_sql(3)"} <= set(
+        texts
+    )
     assert "notifications_record_sql(NotificationJobRun, 3)" in texts
     assert "revoke_events_insert_sql(3)" in texts
 
@@ -371,7 +373,7 @@ def test_notifications_record_is_one_fenced_insert_that_skips_duplicates(dialect
     assert [c.name for c in insert.this.expressions] == NOTIFICATION_COLUMNS
     assert [c.name for c in insert.args["returning"].expressions] == RECORD_RETURNS
     assert "ON CONFLICT DO NOTHING" in sql
-    assert "FROM \"NotificationJobRun\" WHERE \"Job_Id\" = %s AND \"Status\" = 'InProgress'" in sql
+    assert 'FROM "NotificationJobRun" WHERE "Job_Id" = %s AND "Status" = \'InProgress\'' in sql
     if dialect is POSTGRESQL:
         assert "'InProgress' FOR SHARE)" in sql  # a taker's abandon waits for the batch
 
