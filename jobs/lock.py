@@ -80,12 +80,17 @@ def statement_timeout() -> Iterator[None]:
     if connection.in_atomic_block:
         yield
         return
-    sql = dialect_for().statement_timeout_sql(settings.JOB_STATEMENT_TIMEOUT_SECONDS)
+    dialect = dialect_for()
+    sql = dialect.statement_timeout_sql(settings.JOB_STATEMENT_TIMEOUT_SECONDS)
     with transaction.atomic():
         if sql is not None:
             with connection.cursor() as cursor:
                 cursor.execute(sql)
         yield
+    restore = dialect.session_setup_sql(settings.DB_LOCK_TIMEOUT_MS)
+    if sql is not None and restore is not None:  # SQL Server's limit is the session's: put it back
+        with connection.cursor() as cursor:
+            cursor.execute(restore)
 
 
 def server_identity() -> str:
