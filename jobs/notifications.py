@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
+from django.db import DatabaseError, connection
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.urls import reverse
 
@@ -283,20 +284,31 @@ def _failure_rule(*, simulate_failures: bool, fail_emails: frozenset):
 
 
 def failures_record(*, job_id: str, outcomes: list[Outcome]) -> None:
-    """Keep the run's failed sends (NotificationFailure), for its run page."""
-    failed_at = db_now()
-    NotificationFailure.objects.bulk_create(
-        NotificationFailure(
-            job_id=job_id,
-            request_id=o.item.request_id,
-            notification_type=o.item.reminder,
-            sent_to=o.item.email,
-            error_message=o.error,
-            failed_at=failed_at,
-        )
-        for o in outcomes
-        if o.status == "failed"
-    )
+    """Keep the run's failed sends (NotificationFailure), for its run page. One INSERT; a
+    database error is retried once on a fresh connection (this thread's may have been
+    broken while it waited for the senders)."""
+    failures = [o for o in outcomes if o.status == "failed"]
+    if not failures:
+        return
+    for attempt in (1, 2):
+        try:
+            failed_at = db_now()
+            NotificationFailure.objects.bulk_create(
+                NotificationFailure(
+                    job_id=job_id,
+                    request_id=o.item.request_id,
+                    notification_type=o.item.reminder,
+                    sent_to=o.item.email,
+                    error_message=o.error,
+                    failed_at=failed_at,
+                )
+                for o in failures
+            )
+            return
+        except DatabaseError:
+            if attempt == 2 or connection.in_atomic_block:
+                raise
+            connection.close()  # the next query opens a fresh connection
 
 
 @dataclass(frozen=True)
