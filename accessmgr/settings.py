@@ -191,6 +191,11 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     # query) before handing it out, and sweeps the idle ones when it finds a broken one (a
     # database restart or a network reset), so no request gets a dead connection.
     _db["ENGINE"] = "accessmgr.postgresql"
+    if DB_POOL_MAX_SIZE < 4:
+        raise ImproperlyConfigured(
+            f"DB_POOL_MAX_SIZE must be at least 4 on PostgreSQL, got {DB_POOL_MAX_SIZE}: a notification run "
+            "holds three (its own thread, its heartbeat, its recorder; the senders hold none) and pages need one"
+        )
     _db["OPTIONS"] = {
         **_db.get("OPTIONS", {}),
         "connect_timeout": env_int("DB_CONNECT_TIMEOUT", 5, minimum=2),
@@ -354,7 +359,7 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 0, minimum=0) or None  # None: fitted to the job lease below
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "accessmgr <accessmgr@localhost>")
 # The address people use to reach accessmgr, for the links in emails.
 SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
@@ -389,10 +394,46 @@ if DATABASES["default"]["ENGINE"] == "accessmgr.postgresql":
         f"{_options.get('options', '')} -c lock_timeout={DB_LOCK_TIMEOUT_MS} "
         f"-c idle_in_transaction_session_timeout={DB_IDLE_IN_TRANSACTION_TIMEOUT_MS}"
     ).strip()
+# The lease (docs/locking.md): a run starts no send and no write later than
+# JOB_STALE_AFTER_SECONDS - JOB_LEASE_MARGIN_SECONDS after its last confirmed heartbeat was sent,
+# so whatever it started before must end within the margin: an SMTP conversation within
+# EMAIL_TIMEOUT, a heartbeat or record statement within JOB_STATEMENT_TIMEOUT_SECONDS.
+# Unset, the margin is a quarter of the stale limit and both timeouts fit inside it (at most
+# 30 s and 10 s); set, they are checked here.
+JOB_LEASE_MARGIN_SECONDS = env_float("JOB_LEASE_MARGIN_SECONDS", 0, minimum=0) or None
+_margin = JOB_LEASE_MARGIN_SECONDS or JOB_STALE_AFTER_SECONDS / 4
+JOB_STATEMENT_TIMEOUT_SECONDS = env_float("JOB_STATEMENT_TIMEOUT_SECONDS", 0, minimum=0) or min(
+    10.0, _margin / 2
+)
+EMAIL_TIMEOUT = EMAIL_TIMEOUT or min(30.0, _margin / 2)
+for _name, _bound in (
+    ("EMAIL_TIMEOUT", EMAIL_TIMEOUT),
+    ("JOB_STATEMENT_TIMEOUT_SECONDS", JOB_STATEMENT_TIMEOUT_SECONDS),
+):
+    if _bound >= _margin:
+        raise ImproperlyConfigured(
+            f"{_name} ({_bound:g} s) must be shorter than JOB_LEASE_MARGIN_SECONDS "
+            f"({_margin:g} s; default a quarter of JOB_STALE_AFTER_SECONDS): a job starts "
+            "no send or heartbeat later than that margin before another server could take its lock over, "
+            "so one started just before must end within it"
+        )
+if JOB_STALE_AFTER_SECONDS - _margin <= JOB_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "JOB_STALE_AFTER_SECONDS - JOB_LEASE_MARGIN_SECONDS "
+        f"({JOB_STALE_AFTER_SECONDS - _margin:g} s) must be longer than "
+        f"JOB_HEARTBEAT_SECONDS ({JOB_HEARTBEAT_SECONDS:g} s): otherwise a healthy run's lease would end "
+        "between two heartbeats"
+    )
 REVOKE_DELAY_SECONDS = env_float("REVOKE_DELAY_SECONDS", 15)
 REVOKE_CHUNK_SIZE = env_int("REVOKE_CHUNK_SIZE", 1000, minimum=1)
 NOTIFY_SEND_DELAY_SECONDS = env_float("NOTIFY_SEND_DELAY_SECONDS", 10)
 NOTIFY_MAX_WORKERS = env_int("NOTIFY_MAX_WORKERS", 16, minimum=1)
+# Senders use no database connection; one recorder thread writes the sent notices in batches
+# (jobs/sending.py). Each sender keeps one SMTP connection, at most NOTIFY_SMTP_CONNECTIONS at
+# once (default: one per worker); NOTIFY_MAX_SENDS_PER_SECOND caps the rate (default: no cap).
+NOTIFY_SMTP_CONNECTIONS = env_int("NOTIFY_SMTP_CONNECTIONS", 0, minimum=0) or None
+NOTIFY_MAX_SENDS_PER_SECOND = env_float("NOTIFY_MAX_SENDS_PER_SECOND", 0, minimum=0) or None
+NOTIFY_RECORD_RETRY_SECONDS = env_float("NOTIFY_RECORD_RETRY_SECONDS", 0.2, minimum=0)
 REQUESTS_COUNTS_CACHE_SECONDS = env_float("REQUESTS_COUNTS_CACHE_SECONDS", 10)
 try:
     REMINDER_DAYS = [int(d) for d in env_list("REMINDER_DAYS", "30,7")]

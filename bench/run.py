@@ -1,6 +1,6 @@
 """`python -m bench [--db sqlite|postgres] [--quick | --smoke] [--out FILE]`
 
-Sets up a fresh bench database, runs the five benchmarks in order (lock, notifications,
+Sets up a fresh bench database, runs the benchmarks in order (lock, notifications, smtp (the job on a real SMTP server),
 revoke, export, pages — export and pages run on the table the revoke leaves), prints the table and
 rewrites this database's section of docs/benchmarks.md (full runs only; --quick and
 --smoke write under the work directory unless --out says otherwise).
@@ -25,6 +25,9 @@ class Plan:
     mode: str
     notify_runs: list[tuple[int, float]] = field(default_factory=list)  # (N, delay seconds)
     revoke_n: int = 100_000
+    smtp_n: int = 2000
+    smtp_workers: int = 100
+    smtp_rounds: int = 3
     delivery_n: int = 10_000
     lock_iterations: int = 1000
     lock_processes: int = 16
@@ -45,6 +48,8 @@ PLANS = {
         mode="quick pass (BENCH_QUICK=1)",
         notify_runs=[(100, 0.5), (1000, 0.5)],
         revoke_n=10_000,
+        smtp_n=500,
+        smtp_workers=50,
         delivery_n=2000,
         lock_iterations=200,
         lock_seconds=2,
@@ -56,6 +61,9 @@ PLANS = {
         mode="smoke (tiny N)",
         notify_runs=[(5, 0.05)],
         revoke_n=300,
+        smtp_n=20,
+        smtp_workers=4,
+        smtp_rounds=1,
         delivery_n=20,
         lock_iterations=10,
         lock_processes=2,
@@ -83,7 +91,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated sections: lock,notifications,revoke,export,pages,deliveries,million",
+        help="comma-separated sections: lock,notifications,smtp,revoke,export,pages,deliveries,million",
     )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database at the end")
     parser.add_argument(
@@ -159,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
 
             notifications_bench(results=results, runs=plan.notify_runs, sampler_args=sampler_args)
 
+        def smtp():
+            from bench.smtp import smtp_bench
+
+            smtp_bench(results=results, n=plan.smtp_n, workers=plan.smtp_workers, rounds=plan.smtp_rounds)
+
         def revoke():
             from bench.revoke import revoke_bench, revoke_events_overhead
 
@@ -192,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             delivery_bench(results=results, n=plan.delivery_n)
 
         section("notifications", notifications)
+        section("smtp", smtp)
         section("revoke", revoke)
         section("export", export)
         section("pages", pages)

@@ -91,6 +91,12 @@ ALTER TABLE [UserAccessRequest] ADD [Requester_User_Id] int NULL;
 ALTER TABLE [UserAccessRequest] ADD CONSTRAINT [UserAccessRequest_Requester_User_Id_77b6912d_fk_auth_user_id] FOREIGN KEY ([Requester_User_Id]) REFERENCES [auth_user] ([id]);
 CREATE INDEX [UserAccessRequest_Requester_User_Id_77b6912d] ON [UserAccessRequest] ([Requester_User_Id]);
 
+-- Migration requests_app.0008_expirynotification_message_id
+--
+-- Add field message_id to expirynotification
+--
+ALTER TABLE [ExpiryNotification] ADD [Message_Id] nvarchar(255) NULL;
+
 -- Migration jobs.0001_initial
 --
 -- Create model NotificationJobRun

@@ -73,6 +73,11 @@ def notification_result_json(result: notifications.NotificationResult) -> dict:
             for s in result.sent
         ],
         "failures": [{"requestId": f.request_id, "email": f.email, "error": f.error} for f in result.failed],
+        # Sent, but the record could not be written: the next run may send these again.
+        "unrecordedCount": len(result.unrecorded),
+        "unrecorded": [
+            {"requestId": f.request_id, "email": f.email, "error": f.error} for f in result.unrecorded
+        ],
         "performance": {
             "parallelSeconds": round(result.parallel_seconds, 3),
             "estimatedSequentialSeconds": round(result.estimated_sequential_seconds, 3),

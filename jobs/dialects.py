@@ -29,6 +29,8 @@ class Dialect:
     lock_hint: str = ""  # table hint on the NOT EXISTS probe of the lock insert
     output_inserted: bool = False  # returns columns with OUTPUT INSERTED.x, not RETURNING x
     revoke_in_one_statement: bool = False  # revoke_chunk_sql exists
+    max_parameters: int = 2100  # the most parameters one statement may carry
+    share_lock: str = ""  # appended to a SELECT: lock the rows read until the transaction ends
     quote: Callable[[str], str] = str  # the connection's ops.quote_name (dialect_for binds it)
 
     def _returning(self, column: str) -> tuple[str, str]:
@@ -107,24 +109,60 @@ class Dialect:
             f"{q('Job_Id')}) SELECT {q('Request_Id')}, %s, %s, %s FROM revoked"
         )
 
-    def notification_insert_sql(self) -> str:
-        """Record one sent notice and return its Sent_At (the database clock's). Parameters:
-        request id, notification type, sent to, job id, the expiry it was about."""
+    def notifications_record_sql(self, table: str, count: int) -> str:
+        """Record `count` sent notices in one statement, only while the row of run table
+        `table` with the given Job_Id is still InProgress (the fence: on PostgreSQL it
+        share-locks that row, on SQL Server it holds an update lock on it, until the
+        transaction ends, so a taker's abandon waits for it), skipping notices already recorded
+        (same request, type and expiry) and requests that no longer exist. Returns Id,
+        Request_Id, Notification_Type and Sent_At of each row written. Parameters: per notice
+        request id, notification type, sent to, job id, expires on, message id; then the
+        fence's job id."""
         q = self.quote
-        names = ("Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id", "Expires_On")
-        columns = ", ".join(q(c) for c in names)
-        output, returning = self._returning("Sent_At")
+        columns = (
+            "Request_Id",
+            "Notification_Type",
+            "Sent_At",
+            "Sent_To",
+            "Job_Id",
+            "Expires_On",
+            "Message_Id",
+        )
+        names = ", ".join(q(c) for c in columns)
+        rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * count) if count > 0 else _placeholders(count)
+        values = "v (c1, c2, c3, c4, c5, c6)"
+        fence = (
+            f"EXISTS (SELECT 1 FROM {q(table)}{self.lock_hint} WHERE {q('Job_Id')} = %s "
+            f"AND {q('Status')} = 'InProgress'{self.share_lock})"
+        )
+        select = (
+            f"SELECT v.c1, v.c2, {self.now}, v.c3, v.c4, v.c5, v.c6 FROM "
+            + ("v" if not self.output_inserted else f"(VALUES {rows}) AS {values}")
+            + f" INNER JOIN {q('UserAccessRequest')} r ON r.{q('Request_Id')} = v.c1 WHERE {fence}"
+        )
+        target = f"INSERT INTO {q('ExpiryNotification')} ({names})"
+        returned = ("Id", "Request_Id", "Notification_Type", "Sent_At")
+        if self.output_inserted:  # SQL Server: no ON CONFLICT; NOT EXISTS under a key-range lock
+            output = ", ".join(f"INSERTED.{q(c)}" for c in returned)
+            return (
+                f"{target} OUTPUT {output} {select} AND NOT EXISTS (SELECT 1 FROM "
+                f"{q('ExpiryNotification')} e{self.lock_hint} WHERE e.{q('Request_Id')} = v.c1 "
+                f"AND e.{q('Notification_Type')} = v.c2 AND e.{q('Expires_On')} = v.c5)"
+            )
+        returning = ", ".join(q(c) for c in returned)
         return (
-            f"INSERT INTO {q('ExpiryNotification')} ({columns}){output} "
-            f"VALUES (%s, %s, {self.now}, %s, %s, %s){returning}"
+            f"WITH {values} AS (VALUES {rows}) {target} {select} ON CONFLICT DO NOTHING RETURNING {returning}"
         )
 
-    def access_event_insert_sql(self) -> str:
-        """Append one audit event (AccessEvent) at the database clock's now. Parameters:
-        request id, event type, actor, job id, reason, detail."""
-        q = self.quote
-        columns = ", ".join(q(c) for c in EVENT_COLUMNS)
-        return f"INSERT INTO {q('AccessEvent')} ({columns}) VALUES (%s, %s, {self.now}, %s, %s, %s, %s)"
+    def statement_timeout_sql(self, seconds: float) -> str | None:
+        """Bound every later statement of the current transaction to `seconds` (None where
+        the database has no such setting: SQLite waits at most its busy timeout)."""
+        milliseconds = max(1, round(seconds * 1000))
+        if self.vendor == "postgresql":
+            return f"SET LOCAL statement_timeout = {milliseconds}"
+        if self.vendor == "microsoft":  # a session setting; a lock wait is where a statement hangs
+            return f"SET LOCK_TIMEOUT {milliseconds}"
+        return None
 
     def revocation_events_insert_sql(self, count: int) -> str:
         """The "Revoked" audit events of one revoke chunk, one INSERT … SELECT from the
@@ -169,6 +207,8 @@ POSTGRESQL = Dialect(
     now="statement_timestamp()",
     ago="(statement_timestamp() - make_interval(secs => %s))",
     revoke_in_one_statement=True,
+    max_parameters=65535,
+    share_lock=" FOR SHARE",
 )
 
 # Django stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS[.ffffff]' UTC text, which compares
@@ -177,6 +217,7 @@ SQLITE = Dialect(
     vendor="sqlite",
     now="strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')",
     ago="strftime('%%Y-%%m-%%d %%H:%%M:%%f', julianday('now') - %s / 86400.0)",
+    max_parameters=32766,  # SQLITE_MAX_VARIABLE_NUMBER since 3.32
 )
 
 # SYSUTCDATETIME() is UTC whatever the server's zone. UPDLOCK, HOLDLOCK make the NOT EXISTS

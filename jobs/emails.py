@@ -4,6 +4,9 @@ Sent through django.core.mail, so EMAIL_BACKEND decides where they go: SMTP in
 production, a file outbox under var/ in development, locmem in tests.
 """
 
+import hashlib
+from email.utils import parseaddr
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
@@ -17,3 +20,11 @@ def email_build(*, name: str, to: str, context: dict) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to])
     message.attach_alternative(html, "text/html")
     return message
+
+
+def stable_message_id(*parts: str) -> str:
+    """A Message-ID that is the same whenever it is made from the same `parts` (so a message
+    sent twice can be recognised), in the domain of DEFAULT_FROM_EMAIL."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    return f"<{digest}@{domain[:200]}>"

@@ -13,7 +13,8 @@ import os
 import threading
 import time
 import uuid
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -56,7 +57,40 @@ class LockHeld(Exception):
 
 
 class LockLost(Exception):
-    """This run's row is no longer InProgress: another run took the lock over."""
+    """This run's row is no longer InProgress (another run took the lock over), or its lease
+    ran out (no heartbeat confirmed for long enough that a taker might win)."""
+
+
+lease_clock = time.monotonic  # the run's own clock for its lease (tests may replace it)
+
+
+def lease_seconds() -> float:
+    """How long after a heartbeat was sent the lock is surely still this run's:
+    JOB_STALE_AFTER_SECONDS minus JOB_LEASE_MARGIN_SECONDS (default a quarter of it)."""
+    stale = settings.JOB_STALE_AFTER_SECONDS
+    margin = settings.JOB_LEASE_MARGIN_SECONDS
+    return stale - (stale / 4 if margin is None else margin)
+
+
+@contextmanager
+def statement_timeout() -> Iterator[None]:
+    """Run the block in one transaction whose statements are each bounded by
+    JOB_STATEMENT_TIMEOUT_SECONDS (PostgreSQL, SQL Server; SQLite waits at most its busy
+    timeout). Inside a transaction already, the block runs in it as it is."""
+    if connection.in_atomic_block:
+        yield
+        return
+    dialect = dialect_for()
+    sql = dialect.statement_timeout_sql(settings.JOB_STATEMENT_TIMEOUT_SECONDS)
+    with transaction.atomic():
+        if sql is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+        yield
+    restore = dialect.session_setup_sql(settings.DB_LOCK_TIMEOUT_MS)
+    if sql is not None and restore is not None:  # SQL Server's limit is the session's: put it back
+        with connection.cursor() as cursor:
+            cursor.execute(restore)
 
 
 def server_identity() -> str:
@@ -172,6 +206,7 @@ def lock_acquire(
     started_by = started_by or server_identity()
     for _attempt in range(ACQUIRE_ATTEMPTS):
         job_id = str(uuid.uuid4())
+        issued_at = lease_clock()  # before the row's database time: the lease counts from here
         abandoned = _try_insert(job=job, job_id=job_id, started_by=started_by, triggered_by=triggered_by)
         if abandoned is not None:
             break
@@ -189,6 +224,7 @@ def lock_acquire(
         )
     status_changed(job)
     lock = JobLock(job=job, job_id=job_id, started_by=started_by, triggered_by=triggered_by)
+    lock.lease_renewed(issued_at)
     for old_job_id, old_by in abandoned:
         lock.log(
             logging.WARNING,
@@ -209,7 +245,9 @@ def lock_acquire(
 @dataclass
 class JobLock:
     """A held lock. As a context manager it heartbeats in a background thread; release()
-    ends the run. `counts` are the run's counts so far (the runner releases with them)."""
+    ends the run. `counts` are the run's counts so far (the runner releases with them).
+    The lease: until lease_seconds() after the last confirmed write of the row was sent, on
+    this process's monotonic clock, no other run can hold the lock (docs/locking.md)."""
 
     job: type[JobRun]
     job_id: str
@@ -223,7 +261,9 @@ class JobLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lost_once = threading.Lock()
+        self._lost_why = "taken"
         self._started = time.monotonic()
+        self._lease_from = lease_clock()
 
     def _mine(self):
         return self.job.objects.filter(job_id=self.job_id, status=IN_PROGRESS)
@@ -241,23 +281,57 @@ class JobLock:
             **fields,
         )
 
-    def _mark_lost(self) -> None:
+    def _mark_lost(self, why: str = "taken") -> None:
         with self._lost_once:
             if self.lost.is_set():
                 return
+            self._lost_why = why
             self.lost.set()
+        reason = (
+            f"its lease ran out: no heartbeat confirmed for {lease_seconds():g} s"
+            if why == "lease"
+            else "its row is no longer InProgress: taken over"
+        )
         self.log(
             logging.ERROR,
             f"Job {self.job.job_name} run {self.job_id} on {self.started_by} lost its lock "
-            "(its row is no longer InProgress: taken over); stopping before the next write",
+            f"({reason}); stopping before the next send or write",
             event="lock_lost",
+            reason=why,
         )
 
-    def _touch(self, **fields) -> bool:
-        """One fenced update; marks the lock lost when the row is no longer ours."""
-        if self.lost.is_set() or self.released:
+    def mark_lost(self) -> None:
+        """A fenced write of the job's own found this run's row no longer InProgress."""
+        self._mark_lost()
+
+    def lease_renewed(self, issued_at: float) -> None:
+        """A write of this run's row, sent at `issued_at` (lease_clock), was confirmed."""
+        self._lease_from = max(self._lease_from, issued_at)
+
+    def lease_left(self) -> float:
+        """Seconds until the lease ends (negative once it has)."""
+        return self._lease_from + lease_seconds() - lease_clock()
+
+    def lease_held(self) -> bool:
+        """Whether this run may still start a send or a write: the lock is not lost and the
+        lease has not run out. Once it has, the lock is marked lost (for good)."""
+        if self.lost.is_set():
             return False
-        if self._mine().update(heartbeat_at=_now_sql(), **fields) == 1:
+        if self.lease_left() > 0:
+            return True
+        self._mark_lost("lease")
+        return False
+
+    def _touch(self, **fields) -> bool:
+        """One fenced update (bounded by the statement timeout outside a transaction);
+        marks the lock lost when the row is no longer ours or the lease ran out."""
+        if self.released or not self.lease_held():
+            return False
+        issued_at = lease_clock()
+        with statement_timeout():
+            updated = self._mine().update(heartbeat_at=_now_sql(), **fields)
+        if updated == 1:
+            self.lease_renewed(issued_at)
             return True
         self._mark_lost()
         return False
@@ -266,8 +340,20 @@ class JobLock:
         return self._touch()
 
     def progress(self, *, processed: int, total: int | None) -> bool:
-        """Record progress ("17 of 40" on the banner); False when the lock is lost."""
-        touched = self._touch(processed_count=processed, total_count=total)
+        """Record progress ("17 of 40" on the banner); False when the lock is lost. A
+        database error is logged, not raised: the lease decides whether the run goes on."""
+        try:
+            touched = self._touch(processed_count=processed, total_count=total)
+        except DatabaseError:
+            self.log(
+                logging.WARNING,
+                f"Job {self.job.job_name} run {self.job_id}: progress not recorded (database error)",
+                event="progress_failed",
+                exc_info=True,
+            )
+            if not connection.in_atomic_block:
+                connection.close()
+            return self.lease_held()
         status_changed(self.job)
         return touched
 
@@ -303,6 +389,9 @@ class JobLock:
         self.stop_heartbeat()
         if self.released:
             return False
+        stopped = status == COMPLETED and self.lost.is_set()
+        if stopped:  # its lease ran out: a run that lost its lock never completes
+            status, error = FAILED, self.lost_error
         if error is not None:
             error = error[:ERROR_MESSAGE_MAX]
         updated = None
@@ -343,7 +432,7 @@ class JobLock:
                 event="job_finished",
                 **fields,
             )
-            return True
+            return not stopped
         self._mark_lost()
         # Taken over: the taker marked this run Abandoned. Its own row (never the taker's)
         # says what this process knows: it failed, with its counts and why.
@@ -369,6 +458,12 @@ class JobLock:
 
     @property
     def lost_error(self) -> str:
+        if self._lost_why == "lease":
+            return (
+                f"Run {self.job_id} of the {self.job.job_noun} job stopped itself: no heartbeat "
+                f"confirmed for {lease_seconds():g} s (database unreachable or slow), so another "
+                "run could soon take the lock over."
+            )
         return f"Run {self.job_id} of the {self.job.job_noun} job lost its lock to another run; stopped."
 
     def _beat_forever(self) -> None:

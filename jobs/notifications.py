@@ -5,39 +5,28 @@ selector behind the page, the API and the job; `notifications_send()` the one jo
 
 from __future__ import annotations
 
-import logging
 import random
-import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from threading import Event, Lock
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, connection
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.urls import reverse
 
-from accessmgr.db import db_datetime, db_now
-from jobs.dialects import dialect_for
-from jobs.emails import email_build
-from jobs.lock import JobLock, LockLost
+from accessmgr.db import db_now
+from jobs.emails import email_build, stable_message_id
+from jobs.lock import JobLock
 from jobs.models import NotificationFailure, NotificationJobRun
 from jobs.runner import job_run
+from jobs.sending import Outcome, Written, send_all
 from requests_app.models import NEVER_EXPIRES, AccessEvent, ExpiryNotification, UserAccessRequest
-
-logger = logging.getLogger("jobs.notifications")
-
-# SQLite lets one writer in at a time and makes the others poll with growing sleeps;
-# taking turns in-process instead hands the write lock straight to the next task.
-_SQLITE_WRITER = Lock()
-
-PROGRESS_EVERY_SECONDS = 1.0  # at most one progress UPDATE a second, plus one at the end
-
+from webhooks.events import events_record
+from webhooks.models import EXPIRING
 
 # --- Which reminder is due --------------------------------------------------------------
 
@@ -77,6 +66,16 @@ class PendingNotification:
     revoked_by: str = ""
     revoke_reason: str = ""
     revoke_job_id: str | None = None
+    created_at: datetime | None = None  # the request's, for the webhook event's fields
+
+    @property
+    def requestor_email(self) -> str:
+        return self.email
+
+    @property
+    def message_id(self) -> str:
+        """The same Message-ID whenever this notice (request, type, expiry) is sent."""
+        return stable_message_id(self.request_id, self.reminder, self.expires_on.isoformat())
 
     @property
     def email_template(self) -> str:
@@ -112,16 +111,32 @@ def pending_notifications(*, now: datetime | None = None) -> list[PendingNotific
         .annotate(sent_count=Count("notifications", filter=_FOR_CURRENT_EXPIRY))
         .order_by("expires_on", "id")
         .values_list(
-            "request_id", "requestor_name", "requestor_email", "resource_name", "expires_on", "sent_count"
+            "request_id",
+            "requestor_name",
+            "requestor_email",
+            "resource_name",
+            "expires_on",
+            "sent_count",
+            "created_at",
         )
     )
     pending = []
-    for request_id, name, email, resource, expires_on, sent_count in rows:
+    for request_id, name, email, resource, expires_on, sent_count, created_at in rows:
         left = days_left(expires_on=expires_on, now=now)
         reminder = reminder_due(sent_count=sent_count, days_left=left)
         if reminder:
             pending.append(
-                PendingNotification(request_id, name, email, resource, expires_on, left, sent_count, reminder)
+                PendingNotification(
+                    request_id,
+                    name,
+                    email,
+                    resource,
+                    expires_on,
+                    left,
+                    sent_count,
+                    reminder,
+                    created_at=created_at,
+                )
             )
     return pending + access_ended_pending(now=now)
 
@@ -152,6 +167,7 @@ def access_ended_pending(*, now: datetime) -> list[PendingNotification]:
             "actor",
             "reason",
             "job_id",
+            "request__created_at",
         )
     )
     return [
@@ -168,8 +184,9 @@ def access_ended_pending(*, now: datetime) -> list[PendingNotification]:
             revoked_by=actor,
             revoke_reason=reason,
             revoke_job_id=job_id,
+            created_at=created_at,
         )
-        for request_id, name, email, resource, expires_on, revoked_at, actor, reason, job_id in rows
+        for request_id, name, email, resource, expires_on, revoked_at, actor, reason, job_id, created_at in rows
     ]
 
 
@@ -197,80 +214,60 @@ def failure_options_validate(
     return bool(simulate_failures), frozenset(e.lower() for e in emails)
 
 
-class SimulatedFailure(Exception):
-    """A send failed on purpose (test mode)."""
-
-
 # --- The job ------------------------------------------------------------------------------
 
 
-@dataclass
-class _Outcome:
-    item: PendingNotification
-    status: str  # "sent" | "skipped" | "failed" | "cancelled"
-    error: str = ""
-    sent_at: datetime | None = None  # "sent": Sent_At as recorded
+def notification_email(item: PendingNotification) -> EmailMultiAlternatives:
+    """The notice's email, with its stable Message-ID."""
+    message = email_build(name=item.email_template, to=item.email, context={"item": item})
+    message.extra_headers["Message-ID"] = item.message_id
+    return message
 
 
-def notification_record(*, item: PendingNotification, job_id: str) -> datetime:
-    """Record one sent notice and its audit event on this thread's connection, in one
-    transaction; its Sent_At as the database set it. Raises IntegrityError when it was
-    recorded meanwhile. On SQLite the connection is opened inside the in-process writer turn
-    (docs/benchmarks.md)."""
-    sql = dialect_for().notification_insert_sql()
-    expires_on = connection.ops.adapt_datetimefield_value(item.expires_on)
-    with (
-        _SQLITE_WRITER if connection.vendor == "sqlite" else nullcontext(),
-        transaction.atomic(),
-        connection.cursor() as cursor,
-    ):
-        cursor.execute(sql, [item.request_id, item.reminder, item.email, job_id, expires_on])
-        sent_at = db_datetime(cursor.fetchone()[0])
-        notice_event_record(item=item, job_id=job_id)
-    return sent_at
+def _record_row(job_id: str):
+    def row(item: PendingNotification) -> tuple:
+        return (item.request_id, item.reminder, item.email, job_id, item.expires_on, item.message_id)
+
+    return row
+
+
+def _record_key(item: PendingNotification) -> tuple:
+    return (item.request_id, item.reminder)
 
 
 NOTIFIED_BY = "System - Expiry Notification Job"
 
 
-def notice_event_record(*, item: PendingNotification, job_id: str) -> None:
-    """The audit trail's "Reminder Sent" / "Access Ended Sent" event of one recorded notice:
-    one INSERT (jobs.dialects.access_event_insert_sql). Call inside the notice's transaction."""
-    event = (
-        AccessEvent.Type.ACCESS_ENDED_SENT
-        if item.reminder == ACCESS_ENDED
-        else AccessEvent.Type.REMINDER_SENT
-    )
-    sql = dialect_for().access_event_insert_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql, [item.request_id, event, NOTIFIED_BY, job_id, "", f"{item.reminder} to {item.email}"]
+def _notices_announce(job_id: str):
+    def also(written: list[tuple[PendingNotification, Written]]) -> None:
+        """Inside the recorder's transaction: the audit trail's "Reminder Sent" / "Access
+        Ended Sent" event of each notice written, and the webhook outbox's
+        access_request.expiring event of each reminder. One INSERT per table."""
+        AccessEvent.objects.bulk_create(
+            AccessEvent(
+                request_id=item.request_id,
+                event_type=(
+                    AccessEvent.Type.ACCESS_ENDED_SENT
+                    if item.reminder == ACCESS_ENDED
+                    else AccessEvent.Type.REMINDER_SENT
+                ),
+                occurred_at=row.sent_at,
+                actor=NOTIFIED_BY,
+                job_id=job_id,
+                detail=f"{item.reminder} to {item.email}"[:300],
+            )
+            for item, row in written
+        )
+        events_record(
+            type=EXPIRING,
+            data=[
+                (item, {"reminder": item.reminder, "daysLeft": item.days_left, "jobId": job_id})
+                for item, _row in written
+                if item.reminder != ACCESS_ENDED
+            ],
         )
 
-
-def _send_one(
-    item: PendingNotification, *, lock: JobLock, stop: Event, should_fail, delay: float
-) -> _Outcome:
-    """One task, on a pool thread: render, wait (the simulated latency), send, record. Never
-    raises: an error is a failed outcome. Closes this thread's connection at the end."""
-    try:
-        message = email_build(name=item.email_template, to=item.email, context={"item": item})
-        if stop.wait(delay) or lock.lost.is_set():  # interrupted, or another run took over
-            return _Outcome(item, "cancelled")
-        reason = should_fail(item)
-        if reason:
-            raise SimulatedFailure(reason)
-        message.send()
-        try:
-            sent_at = notification_record(item=item, job_id=lock.job_id)
-        except IntegrityError:
-            return _Outcome(item, "skipped", "already recorded")
-        return _Outcome(item, "sent", sent_at=sent_at)
-    except Exception as exc:
-        logger.warning("notification failed request=%s email=%s error=%s", item.request_id, item.email, exc)
-        return _Outcome(item, "failed", str(exc) or type(exc).__name__)
-    finally:
-        connection.close()
+    return also
 
 
 def _failure_rule(*, simulate_failures: bool, fail_emails: frozenset):
@@ -286,76 +283,32 @@ def _failure_rule(*, simulate_failures: bool, fail_emails: frozenset):
     return should_fail
 
 
-def _count(lock: JobLock, outcomes: list[_Outcome], total: int) -> None:
-    """The run's counts so far, which the runner releases it with (also when it fails)."""
-    lock.counts.update(
-        success_count=sum(o.status == "sent" for o in outcomes),
-        failed_count=sum(o.status == "failed" for o in outcomes),
-        processed_count=len(outcomes),
-        total_count=total,
-    )
-
-
-def _send_all(lock: JobLock, pending: list[PendingNotification], should_fail) -> list[_Outcome]:
-    """Send on at most NOTIFY_MAX_WORKERS threads; report progress from this thread once a
-    second; stop (drop queued tasks) when the lock is lost. Outcomes in the order of `pending`.
-
-    Raises LockLost when another run took over."""
-    total = len(pending)
-    stop = Event()
-    workers = min(settings.NOTIFY_MAX_WORKERS, total)
-    futures = []
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"notify-{lock.job_id[:8]}") as pool:
+def failures_record(*, job_id: str, outcomes: list[Outcome]) -> None:
+    """Keep the run's failed sends (NotificationFailure), for its run page. One INSERT; a
+    database error is retried once on a fresh connection (this thread's may have been
+    broken while it waited for the senders)."""
+    failures = [o for o in outcomes if o.status == "failed"]
+    if not failures:
+        return
+    for attempt in (1, 2):
         try:
-            for item in pending:
-                futures.append(
-                    pool.submit(
-                        _send_one,
-                        item,
-                        lock=lock,
-                        stop=stop,
-                        should_fail=should_fail,
-                        delay=settings.NOTIFY_SEND_DELAY_SECONDS,
-                    )
+            failed_at = db_now()
+            NotificationFailure.objects.bulk_create(
+                NotificationFailure(
+                    job_id=job_id,
+                    request_id=o.item.request_id,
+                    notification_type=o.item.reminder,
+                    sent_to=o.item.email,
+                    error_message=o.error,
+                    failed_at=failed_at,
                 )
-            running = set(futures)
-            while running:
-                _, running = wait(running, timeout=PROGRESS_EVERY_SECONDS)
-                if lock.lost.is_set():
-                    break
-                if running and not lock.progress(processed=total - len(running), total=total):
-                    break
-        finally:
-            # Lock lost or interrupted (SIGTERM, Ctrl-C), also while submitting: drop queued
-            # tasks, wake the waiting ones; tasks already sending finish and the pool joins them.
-            if any(not f.done() for f in futures):
-                stop.set()
-                for future in futures:
-                    future.cancel()
-    outcomes = [f.result() for f in futures if not f.cancelled()]
-    _count(lock, outcomes, total)
-    if lock.lost.is_set():
-        raise LockLost(
-            f"Run {lock.job_id} of the notification job lost its lock to another run; stopped sending."
-        )
-    return outcomes
-
-
-def failures_record(*, job_id: str, outcomes: list[_Outcome]) -> None:
-    """Keep the run's failed sends (NotificationFailure), for its run page."""
-    failed_at = db_now()
-    NotificationFailure.objects.bulk_create(
-        NotificationFailure(
-            job_id=job_id,
-            request_id=o.item.request_id,
-            notification_type=o.item.reminder,
-            sent_to=o.item.email,
-            error_message=o.error,
-            failed_at=failed_at,
-        )
-        for o in outcomes
-        if o.status == "failed"
-    )
+                for o in failures
+            )
+            return
+        except DatabaseError:
+            if attempt == 2 or connection.in_atomic_block:
+                raise
+            connection.close()  # the next query opens a fresh connection
 
 
 @dataclass(frozen=True)
@@ -383,6 +336,8 @@ class NotificationResult:
     skipped_count: int = 0  # recorded meanwhile by someone else
     parallel_seconds: float = 0.0
     workers: int = 0
+    unrecorded: list[FailedSend] = field(default_factory=list)  # sent, record not written
+    connections_opened: int = 0  # SMTP connections the run opened
 
     @property
     def message(self) -> str:
@@ -393,6 +348,11 @@ class NotificationResult:
         )
         if self.skipped_count:
             message += f" {self.skipped_count} already recorded (skipped)."
+        if self.unrecorded:
+            message += (
+                f" {len(self.unrecorded)} were sent but could not be recorded: "
+                "the next run may send them again."
+            )
         return message
 
     @property
@@ -409,14 +369,25 @@ class NotificationResult:
 def _notify(lock: JobLock, *, should_fail) -> NotificationResult:
     pending = pending_notifications()
     total = len(pending)
-    _count(lock, [], total)
+    lock.counts.update(success_count=0, failed_count=0, processed_count=0, total_count=total)
     lock.progress(processed=0, total=total)
     if not pending:
         return NotificationResult(job_id=lock.job_id, total=0)
-    started = time.monotonic()
-    outcomes = _send_all(lock, pending, should_fail)
-    parallel_seconds = time.monotonic() - started
+    report = send_all(
+        lock,
+        pending,
+        build=notification_email,
+        row=_record_row(lock.job_id),
+        key=_record_key,
+        also=_notices_announce(lock.job_id),
+        should_fail=should_fail,
+    )
+    outcomes = report.outcomes
     failures_record(job_id=lock.job_id, outcomes=outcomes)
+
+    def failures(status: str) -> list[FailedSend]:
+        return [FailedSend(o.item.request_id, o.item.email, o.error) for o in outcomes if o.status == status]
+
     return NotificationResult(
         job_id=lock.job_id,
         total=total,
@@ -425,12 +396,12 @@ def _notify(lock: JobLock, *, should_fail) -> NotificationResult:
             for o in outcomes
             if o.status == "sent"
         ],
-        failed=[
-            FailedSend(o.item.request_id, o.item.email, o.error) for o in outcomes if o.status == "failed"
-        ],
+        failed=failures("failed"),
         skipped_count=sum(o.status == "skipped" for o in outcomes),
-        parallel_seconds=parallel_seconds,
-        workers=min(settings.NOTIFY_MAX_WORKERS, total),
+        parallel_seconds=report.parallel_seconds,
+        workers=report.workers,
+        unrecorded=failures("unrecorded"),
+        connections_opened=report.connections_opened,
     )
 
 

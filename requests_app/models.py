@@ -78,6 +78,9 @@ class ExpiryNotification(models.Model):
     # The request's expiry the notice was about: an extension re-arms the reminders.
     # Nullable for the original system's INSERT, which does not know it; accessmgr sets it.
     expires_on = models.DateTimeField(null=True, db_column="Expires_On")
+    # The email's Message-ID header, the same whenever this notice is sent (docs/notifications.md).
+    # Nullable for the original system's INSERT and the notices sent before it was kept.
+    message_id = models.CharField(max_length=255, null=True, blank=True, db_column="Message_Id")
 
     class Meta:
         db_table = "ExpiryNotification"

@@ -8,6 +8,7 @@ and against what `manage.py sqlserver_schema` prints now.
 
 import dataclasses
 import inspect
+import itertools
 import os
 import re
 import subprocess
@@ -43,7 +44,7 @@ SAMPLE_LITERALS = [
     "'2026-12-31 00:00:00'",
     "'detail'",
 ]
-SAMPLE_ARGUMENTS = {"table": JOB_TABLES, "count": [3], "lock_timeout_ms": [600000]}
+SAMPLE_ARGUMENTS = {"table": JOB_TABLES, "count": [3], "lock_timeout_ms": [600000], "seconds": [10.0]}
 
 
 def fill_placeholders(sql: str, *, numbers: bool = False) -> str:
@@ -77,13 +78,10 @@ def microsoft_strings() -> dict[str, str]:
         if not name.endswith("_sql"):
             continue
         params = [p for p in inspect.signature(method).parameters if p != "self"]
-        assert len(params) <= 1 and set(params) <= set(SAMPLE_ARGUMENTS), (
-            f"add samples for Dialect.{name}{params}"
-        )
-        samples = SAMPLE_ARGUMENTS[params[0]] if params else [None]
-        for sample in samples:
+        assert set(params) <= set(SAMPLE_ARGUMENTS), f"add samples for Dialect.{name}{params}"
+        for sample in itertools.product(*(SAMPLE_ARGUMENTS[p] for p in params)):
             try:
-                texts[f"{name}({sample or ''})"] = getattr(MICROSOFT, name)(*([sample] if params else []))
+                texts[f"{name}({', '.join(map(str, sample))})"] = getattr(MICROSOFT, name)(*sample)
             except NotImplementedError:
                 continue  # not a statement SQL Server is sent
     return texts
@@ -93,8 +91,10 @@ def test_every_microsoft_string_is_collected():
     texts = microsoft_strings()
     assert {"now", "ago", "lock_hint"} <= set(texts)
     assert {f"acquire_sql({t})" for t in JOB_TABLES} <= set(texts)
-    assert {"revocations_insert_sql(3)", "revoke_update_sql(3)", "notification_insert_sql()"} <= set(texts)
-    assert {"access_event_insert_sql()", "revocation_events_insert_sql(3)"} <= set(texts)
+    assert {"revocations_insert_sql(3)", "revoke_update_sql(3)", "revocation_events_insert_sql(3)"} <= set(
+        texts
+    )
+    assert "notifications_record_sql(NotificationJobRun, 3)" in texts
     assert "revoke_events_insert_sql(3)" in texts
 
 
@@ -329,43 +329,60 @@ def test_a_database_without_returning_is_refused(monkeypatch):
         dialect_for(connection)
 
 
-NOTIFICATION_COLUMNS = ["Request_Id", "Notification_Type", "Sent_At", "Sent_To", "Job_Id", "Expires_On"]
+NOTIFICATION_COLUMNS = [
+    "Request_Id",
+    "Notification_Type",
+    "Sent_At",
+    "Sent_To",
+    "Job_Id",
+    "Expires_On",
+    "Message_Id",
+]
+RECORD_RETURNS = ["Id", "Request_Id", "Notification_Type", "Sent_At"]
 
 
-def test_notification_insert_on_sql_server_outputs_sent_at_from_sysutcdatetime():
-    sql = MICROSOFT.notification_insert_sql()
-    assert sql.count("%s") == 5
-    insert = parse_tsql(fill_placeholders(sql))
+def test_notifications_record_on_sql_server_is_one_fenced_insert_select_with_output():
+    sql = MICROSOFT.notifications_record_sql("NotificationJobRun", 3)
+    assert sql.count("%s") == 3 * 6 + 1
+    insert = parse_tsql(sql.replace("%s", "'x'"))
     assert isinstance(insert, exp.Insert)
     assert insert.this.this.name == "ExpiryNotification"
     assert [c.name for c in insert.this.expressions] == NOTIFICATION_COLUMNS
-    (row,) = insert.expression.expressions
-    assert function_names(row.expressions[2]) == {"SYSUTCDATETIME"}
-    assert "OUTPUT INSERTED.[Sent_At]" in sql
+    assert [c.name for c in insert.args["returning"].expressions] == RECORD_RETURNS  # OUTPUT INSERTED.…
+    select = insert.expression
+    assert isinstance(select, exp.Select)
+    assert function_names(select.expressions[2]) == {"SYSUTCDATETIME"}
+    values = select.find(exp.Values)
+    assert len(values.expressions) == 3 and all(len(row.expressions) == 6 for row in values.expressions)
+    where = select.args["where"].sql(dialect="tsql")
+    # The fence: the run's own row, still InProgress, under an update lock; no duplicate per expiry.
+    assert "EXISTS(SELECT 1 FROM [NotificationJobRun] WITH (UPDLOCK, HOLDLOCK)" in where
+    assert "[Status] = 'InProgress'" in where
+    assert "NOT EXISTS(SELECT 1 FROM [ExpiryNotification] AS e WITH (UPDLOCK, HOLDLOCK)" in where
+    assert "[Expires_On] = v.c5" in where
 
 
 @pytest.mark.parametrize(
     "dialect,read", [(SQLITE, "sqlite"), (POSTGRESQL, "postgres")], ids=["sqlite", "postgresql"]
 )
-def test_notification_insert_returns_sent_at(dialect, read):
-    sql = dialect.notification_insert_sql()
-    assert sql.count("%s") == 5
+def test_notifications_record_is_one_fenced_insert_that_skips_duplicates(dialect, read):
+    sql = dialect.notifications_record_sql("NotificationJobRun", 2)
+    assert sql.count("%s") == 2 * 6 + 1
     (insert,) = sqlglot.parse(sql.replace("%s", "'x'").replace("%%", "%"), read=read)
     assert isinstance(insert, exp.Insert)
     assert [c.name for c in insert.this.expressions] == NOTIFICATION_COLUMNS
-    assert [c.name for c in insert.args["returning"].expressions] == ["Sent_At"]
+    assert [c.name for c in insert.args["returning"].expressions] == RECORD_RETURNS
+    assert "ON CONFLICT DO NOTHING" in sql
+    assert 'FROM "NotificationJobRun" WHERE "Job_Id" = %s AND "Status" = \'InProgress\'' in sql
+    if dialect is POSTGRESQL:
+        assert "'InProgress' FOR SHARE)" in sql  # a taker's abandon waits for the batch
 
 
-def test_access_event_insert_is_one_row_at_sysutcdatetime():
-    sql = MICROSOFT.access_event_insert_sql()
-    assert sql.count("%s") == 6
-    insert = parse_tsql(fill_placeholders(sql))
-    assert isinstance(insert, exp.Insert)
-    assert insert.this.this.name == "AccessEvent"
-    columns = [c.name for c in insert.this.expressions]
-    assert columns == list(EVENT_COLUMNS)
-    (row,) = insert.expression.expressions
-    assert function_names(row.expressions[columns.index("Occurred_At")]) == {"SYSUTCDATETIME"}
+def test_statement_timeout_bounds_heartbeats_and_records():
+    assert POSTGRESQL.statement_timeout_sql(2.5) == "SET LOCAL statement_timeout = 2500"
+    [item] = parse_tsql(MICROSOFT.statement_timeout_sql(2.5)).expressions
+    assert item.this.this.name.upper() == "LOCK_TIMEOUT" and int(item.this.expression.name) == 2500
+    assert SQLITE.statement_timeout_sql(2.5) is None
 
 
 def test_revocation_events_insert_is_one_insert_select_of_this_runs_revocations():

@@ -96,7 +96,8 @@ def test_a_failing_audit_insert_rolls_the_chunk_back(make_request, monkeypatch):
 
 
 class FailFirstBackend(LocmemBackend):
-    """An SMTP server that refuses the first message to each address, then accepts."""
+    """An SMTP server that refuses the first message to each address (451: a dropped
+    connection would be re-opened and the send tried again at once), then accepts."""
 
     refused: set = set()
 
@@ -104,7 +105,7 @@ class FailFirstBackend(LocmemBackend):
         for message in messages:
             if message.to[0] not in self.refused:
                 self.refused.add(message.to[0])
-                raise smtplib.SMTPServerDisconnected("connection lost")
+                raise smtplib.SMTPDataError(451, b"try again later")
         return super().send_messages(messages)
 
 

@@ -316,3 +316,35 @@ def test_sqlite_opens_write_transactions_immediately():
         pytest.skip("SQLite only")
     assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert connection.settings_dict["OPTIONS"]["timeout"] >= 5
+
+
+@pytest.mark.parametrize(
+    "variables, named",
+    [
+        ({"EMAIL_TIMEOUT": "200"}, "EMAIL_TIMEOUT"),  # the default margin is 600 / 4 = 150 s
+        ({"JOB_STATEMENT_TIMEOUT_SECONDS": "150"}, "JOB_STATEMENT_TIMEOUT_SECONDS"),
+        ({"JOB_LEASE_MARGIN_SECONDS": "20", "EMAIL_TIMEOUT": "30"}, "EMAIL_TIMEOUT"),  # sends outlast it
+        ({"JOB_LEASE_MARGIN_SECONDS": "580"}, "JOB_HEARTBEAT_SECONDS"),  # a 20 s lease, beats every 30 s
+    ],
+)
+def test_start_up_refuses_timeouts_that_do_not_fit_inside_the_lease_margin(variables, named):
+    result = django_start(JOB_HEARTBEAT_SECONDS="30", JOB_STALE_AFTER_SECONDS="600", **variables)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and named in result.stderr
+    assert "JOB_LEASE_MARGIN_SECONDS" in result.stderr
+
+
+def test_start_up_fits_the_default_timeouts_inside_the_lease_margin():
+    code = "from django.conf import settings as s; print(s.EMAIL_TIMEOUT, s.JOB_STATEMENT_TIMEOUT_SECONDS)"
+    result = django_start(JOB_HEARTBEAT_SECONDS="0.2", JOB_STALE_AFTER_SECONDS="1", code=code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0.125", "0.125"]  # half the 0.25 s margin
+    result = django_start(JOB_LEASE_MARGIN_SECONDS="45", code=code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["22.5", "10.0"]
+
+
+def test_start_up_refuses_a_postgresql_pool_too_small_for_a_notification_run():
+    result = django_start(DATABASE_URL="postgres://root@127.0.0.1:5432/test", DB_POOL_MAX_SIZE="3")
+    assert result.returncode != 0
+    assert "DB_POOL_MAX_SIZE must be at least 4" in result.stderr

@@ -10,6 +10,7 @@ os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("REVOKE_DELAY_SECONDS", "0")
 os.environ.setdefault("NOTIFY_SEND_DELAY_SECONDS", "0")
+os.environ.setdefault("NOTIFY_RECORD_RETRY_SECONDS", "0")
 os.environ.setdefault("LOCK_STATUS_CACHE_SECONDS", "0")  # tests/test_lock_status_cache.py turns it on
 os.environ.setdefault("TEST_MODE", "1")
 # No create-request rate limit: the counts would carry over from test to test in the process's

@@ -25,7 +25,9 @@ def _time(value: datetime | None) -> str | None:
 
 
 def request_data(request: UserAccessRequest) -> dict:
-    """The request's fields every access_request.* event carries."""
+    """The request's fields every access_request.* event carries (from anything with the
+    attributes request_id, requestor_name, requestor_email, resource_name, created_at and
+    expires_on: a request, or a jobs.notifications.PendingNotification)."""
     return {
         "requestId": request.request_id,
         "requestorName": request.requestor_name,
@@ -42,16 +44,29 @@ def event_record(*, type: str, request: UserAccessRequest, data: dict | None = N
     the transaction of the change it announces. Created_At is the database clock's.
 
     Raises ValueError for an unknown type, RuntimeError outside a transaction."""
+    return events_record(type=type, data=[(request, data or {})])[0]
+
+
+def events_record(*, type: str, data: list[tuple[UserAccessRequest, dict]]) -> list[WebhookEvent]:
+    """event_record for many requests at once, one INSERT: an event of `type` per
+    (request, extras) pair, in their order (the notification job's recorder announces a batch
+    of reminders). Same rules and errors as event_record; an empty list writes nothing."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}; expected one of {', '.join(EVENT_TYPES)}")
     if not connection.in_atomic_block:
         raise RuntimeError("event_record must be called inside the transaction of the change it announces")
+    if not data:
+        return []
     deliveries_after_commit()
-    return WebhookEvent.objects.create(
-        type=type,
-        request_id=request.request_id,
-        data={**request_data(request), **(data or {})},
-        created_at=RawSQL(dialect_for().now, []),
+    now = RawSQL(dialect_for().now, [])
+    return WebhookEvent.objects.bulk_create(
+        WebhookEvent(
+            type=type,
+            request_id=request.request_id,
+            data={**request_data(request), **extras},
+            created_at=now,
+        )
+        for request, extras in data
     )
 
 

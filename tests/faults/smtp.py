@@ -56,6 +56,9 @@ class _Handler:
 
 class _CountingSMTP(SMTP):
     def connection_made(self, transport):
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # aiosmtpd's small replies would otherwise wait for the client's delayed ACK
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.event_handler.sink._connected()
         super().connection_made(transport)
 

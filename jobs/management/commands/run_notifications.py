@@ -1,5 +1,6 @@
 """`manage.py run_notifications`: send the due expiry reminders once (docs/scheduling.md).
-Exit 0 done, 3 done but some sends failed (the next run retries them), 75 another run holds
+Exit 0 done, 3 done but some sends failed (the next run retries them) or were sent but could
+not be recorded (the next run may send them again), 75 another run holds
 the lock, 1 the run failed, 2 bad options."""
 
 import json
@@ -47,7 +48,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(notification_result_json(result)))
         else:
             self._print(result)
-        if result.failed:
+        if result.failed or result.unrecorded:
             sys.exit(EXIT_SENDS_FAILED)
 
     def _print(self, result):
@@ -58,6 +59,11 @@ class Command(BaseCommand):
             )
         for failure in result.failed:
             self.stdout.write(f"  FAILED  {failure.request_id}  {failure.email}  {failure.error}")
+        for unrecorded in result.unrecorded:
+            self.stdout.write(
+                f"  SENT, NOT RECORDED (may be sent again)  {unrecorded.request_id}  {unrecorded.email}  "
+                f"{unrecorded.error}"
+            )
         if result.workers:
             self.stdout.write(
                 f"{result.parallel_seconds:.2f} s in parallel on {result.workers} workers; "

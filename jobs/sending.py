@@ -1,0 +1,432 @@
+"""Send many emails in parallel under a job's lock and record each one sent: the sending
+machinery of the notification job, generic over the item sent.
+
+Pool threads only send; they use no database connection. Each send takes one of at most
+NOTIFY_SMTP_CONNECTIONS email connections (opened on first use, reused, closed after an error
+and at the end of the run) and hands the sent item to one recorder thread, which writes the
+records in batches, fenced on the run, on its own connection, one transaction per batch. A
+failed send is never recorded; a record that fails is retried, never reported as a failed send.
+What a crash can lose and where duplicates can arise: docs/notifications.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import smtplib
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import DatabaseError, connection
+
+from accessmgr.db import db_datetime
+from jobs.dialects import dialect_for
+from jobs.lock import IN_PROGRESS, JobLock, LockLost, statement_timeout
+
+logger = logging.getLogger("jobs.sending")
+
+PROGRESS_EVERY_SECONDS = 1.0  # at most one progress UPDATE a second, plus one at the end
+RECORD_BATCH_ROWS = 500  # a recorder batch: at most this many rows …
+RECORD_BATCH_SECONDS = 0.05  # … or what arrived within this long after its first row
+RECORD_ATTEMPTS = 5  # a batch whose write fails is retried, NOTIFY_RECORD_RETRY_SECONDS × 1, 2, 4 …
+RECORD_COLUMNS = 6  # parameters per row of Dialect.notifications_record_sql
+WARM_TIMEOUT_SECONDS = 60
+
+# A connection the server dropped (idle timeout, restart): re-opened once for the same send.
+BROKEN_CONNECTION = (smtplib.SMTPServerDisconnected, ConnectionError)
+
+
+class SimulatedFailure(Exception):
+    """A send failed on purpose (test mode)."""
+
+
+@dataclass
+class Outcome:
+    """What became of one item. "pending": sent, its record not written yet; then "sent"
+    (recorded), "skipped" (recorded meanwhile by someone else) or "unrecorded" (sent, but
+    the record could not be written: it may be sent again). Or "failed" / "cancelled"."""
+
+    item: Any
+    status: str
+    error: str = ""
+    sent_at: datetime | None = None  # "sent": Sent_At as recorded
+
+
+# --- Email connections ----------------------------------------------------------------------
+
+
+class EmailConnections:
+    """At most `size` connections of EMAIL_BACKEND, shared by the senders: opened on first
+    use, reused, closed after an error (re-opened by the next send) and by close()."""
+
+    def __init__(self, size: int):
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: queue.LifoQueue = queue.LifoQueue()
+        self._made: list = []
+        self._count_lock = threading.Lock()
+        self.opened = 0  # connections opened, re-openings included
+
+    def _open(self, backend) -> None:
+        if backend.open():  # True when it opened a new connection (SMTP)
+            with self._count_lock:
+                self.opened += 1
+
+    def _send(self, backend, message: EmailMessage) -> None:
+        self._open(backend)
+        if backend.send_messages([message]) != 1:
+            raise smtplib.SMTPException("the email backend did not send the message")
+
+    def send(self, message: EmailMessage, *, may_send: Callable[[], bool]) -> bool:
+        """Send `message` on an idle connection once `may_send()` still allows it when one is
+        free; False (nothing sent) when it no longer does. A dropped connection is re-opened
+        once; any error closes the connection and is raised."""
+        with self._slots:
+            if not may_send():
+                return False
+            try:
+                backend = self._idle.get_nowait()
+            except queue.Empty:
+                backend = get_connection(fail_silently=False)
+                with self._count_lock:
+                    self._made.append(backend)
+            try:
+                try:
+                    self._send(backend, message)
+                except BROKEN_CONNECTION:
+                    backend.close()
+                    self._send(backend, message)
+            except BaseException:
+                with suppress(Exception):
+                    backend.close()
+                raise
+            finally:
+                self._idle.put(backend)
+            return True
+
+    def close(self) -> None:
+        for backend in self._made:
+            with suppress(Exception):
+                backend.close()
+
+
+class SendRate:
+    """At most `per_second` sends a second over all senders (NOTIFY_MAX_SENDS_PER_SECOND)."""
+
+    def __init__(self, per_second: float):
+        self._interval = 1 / per_second
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self, stop: threading.Event) -> bool:
+        """Wait for this send's slot; False when `stop` was set meanwhile."""
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self._interval
+        return not stop.wait(slot - now) if slot > now else not stop.is_set()
+
+
+# --- The recorder ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Written:
+    """One ExpiryNotification row a batch wrote."""
+
+    id: int
+    sent_at: datetime
+
+
+def notifications_record(*, rows: Sequence[tuple], run_table: str, job_id: str) -> dict[tuple, Written]:
+    """Write `rows` (request id, notification type, sent to, job id, expires on, message id)
+    in one statement while run `job_id` holds its lock; {(request id, type): Written} of the
+    rows written. Notices already recorded, or of requests gone, are left out. Expires on is
+    a datetime, adapted here for the connection."""
+    sql = dialect_for().notifications_record_sql(run_table, len(rows))
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [value for row in rows for value in (*row[:4], adapt(row[4]), row[5])] + [job_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {
+            (request_id, kind): Written(id, db_datetime(sent_at))
+            for id, request_id, kind, sent_at in cursor.fetchall()
+        }
+
+
+_STOP = object()
+
+
+class Recorder:
+    """One thread that records the outcomes handed to it (status "pending") in batches, each
+    one transaction on the thread's own connection: one fenced statement writes the records,
+    then `also(written)` ([(item, Written)] of the rows written) adds what goes with them in the
+    same transaction (the audit trail, the webhook outbox). A batch whose transaction fails
+    is retried RECORD_ATTEMPTS times with backoff, then its outcomes are "unrecorded"."""
+
+    def __init__(
+        self,
+        *,
+        lock: JobLock,
+        row: Callable[[Any], tuple],
+        key: Callable[[Any], tuple],
+        also: Callable[[list[tuple[Any, Written]]], None] = lambda written: None,
+    ):
+        self.lock = lock
+        self._row = row
+        self._key = key
+        self._also = also
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        rows_fit = (dialect_for().max_parameters - 1) // RECORD_COLUMNS
+        self._batch_rows = min(RECORD_BATCH_ROWS, rows_fit)
+        self._thread = threading.Thread(target=self._run, name=f"recorder-{lock.job_id[:8]}", daemon=True)
+
+    def start(self) -> Recorder:
+        self._thread.start()
+        return self
+
+    def put(self, outcome: Outcome) -> None:
+        self._queue.put(outcome)
+
+    def close(self) -> None:
+        """Record everything handed over so far, then end the thread."""
+        self._queue.put(_STOP)
+        self._thread.join()
+
+    def _batches(self) -> Iterator[list[Outcome]]:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            deadline = time.monotonic() + RECORD_BATCH_SECONDS
+            while len(batch) < self._batch_rows and (left := deadline - time.monotonic()) > 0:
+                try:
+                    outcome = self._queue.get(timeout=left)
+                except queue.Empty:
+                    break
+                if outcome is _STOP:
+                    yield batch
+                    return
+                batch.append(outcome)
+            yield batch
+
+    def _run(self) -> None:
+        try:
+            for batch in self._batches():
+                self._record(batch)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def _ours(self) -> bool:
+        return self.lock.job.objects.filter(job_id=self.lock.job_id, status=IN_PROGRESS).exists()
+
+    def _write(self, batch: list[Outcome]) -> tuple[dict, bool]:
+        """(rows written, whether the run still held its lock), retried with backoff; raises
+        the last DatabaseError when every attempt failed."""
+        rows = [self._row(o.item) for o in batch]
+        table = self.lock.job._meta.db_table
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                with statement_timeout():  # one transaction, each statement bounded
+                    written = notifications_record(rows=rows, run_table=table, job_id=self.lock.job_id)
+                    ours = bool(written) or self._ours()
+                    if written:
+                        self._also(
+                            [
+                                (o.item, written[self._key(o.item)])
+                                for o in batch
+                                if self._key(o.item) in written
+                            ]
+                        )
+                return written, ours
+            except DatabaseError:
+                if attempt == RECORD_ATTEMPTS:
+                    raise
+                self.lock.log(
+                    logging.WARNING,
+                    f"Job {self.lock.job.job_name} run {self.lock.job_id}: recording {len(rows)} sent "
+                    f"reminders failed (attempt {attempt} of {RECORD_ATTEMPTS}); retrying",
+                    event="record_retry",
+                    exc_info=True,
+                )
+                connection.close()  # the next attempt opens a fresh connection
+                time.sleep(settings.NOTIFY_RECORD_RETRY_SECONDS * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    def _record(self, batch: list[Outcome]) -> None:
+        try:
+            written, ours = self._write(batch)
+        except DatabaseError as exc:
+            self._unrecorded(batch, f"sent, but could not be recorded ({type(exc).__name__}: {exc})")
+            return
+        if not ours:
+            self.lock.mark_lost()
+            self._unrecorded(batch, "sent, but not recorded: the run had lost its lock")
+            return
+        for outcome in batch:
+            sent_at = written.get(self._key(outcome.item))  # a Written
+            if sent_at is None:
+                outcome.status, outcome.error = "skipped", "already recorded"
+            else:
+                outcome.status, outcome.sent_at = "sent", sent_at.sent_at
+
+    def _unrecorded(self, batch: list[Outcome], error: str) -> None:
+        for outcome in batch:
+            outcome.status, outcome.error = "unrecorded", error
+        self.lock.log(
+            logging.ERROR,
+            f"Job {self.lock.job.job_name} run {self.lock.job_id}: {len(batch)} reminders were SENT BUT NOT "
+            f"RECORDED and may be sent again by the next run ({error}): "
+            + ", ".join(str(self._key(o.item)) for o in batch),
+            event="record_failed",
+            unrecorded=[list(self._key(o.item)) for o in batch],
+        )
+
+
+# --- The run --------------------------------------------------------------------------------
+
+
+def _warm(pool: ThreadPoolExecutor, workers: int) -> None:
+    """Start all `workers` threads of `pool` now, before the timed sends."""
+    ready = threading.Barrier(workers + 1)
+    for _ in range(workers):
+        pool.submit(ready.wait, WARM_TIMEOUT_SECONDS)
+    try:
+        ready.wait(WARM_TIMEOUT_SECONDS)
+    except BaseException:
+        ready.abort()
+        raise
+
+
+@dataclass(frozen=True)
+class Sender:
+    """What one send needs, shared by the pool threads."""
+
+    lock: JobLock
+    stop: threading.Event
+    connections: EmailConnections
+    rate: SendRate | None
+    recorder: Recorder
+    build: Callable[[Any], EmailMessage]
+    should_fail: Callable[[Any], str]
+    delay: float
+
+    def send(self, item: Any) -> Outcome:
+        """One task, on a pool thread: build, wait (the simulated latency), send, hand to the
+        recorder. Never raises: an error is a failed outcome."""
+        try:
+            message = self.build(item)
+            if self.stop.wait(self.delay) or (self.rate and not self.rate.wait(self.stop)):
+                return Outcome(item, "cancelled")
+            reason = self.should_fail(item)
+            if reason:
+                raise SimulatedFailure(reason)
+            # No send starts once the lease has run out or the lock is lost.
+            if not self.connections.send(message, may_send=self.lock.lease_held):
+                return Outcome(item, "cancelled")
+        except Exception as exc:
+            logger.warning(
+                "notification failed request=%s email=%s error=%s",
+                getattr(item, "request_id", item),
+                getattr(item, "email", ""),
+                exc,
+            )
+            return Outcome(item, "failed", str(exc) or type(exc).__name__)
+        finally:
+            connection.close()  # senders use none; an email backend that opened one must not keep it
+        outcome = Outcome(item, "pending")
+        self.recorder.put(outcome)
+        return outcome
+
+
+@dataclass(frozen=True)
+class SendReport:
+    outcomes: list[Outcome]  # in the order of the items (cancelled ones left out)
+    workers: int
+    parallel_seconds: float  # the sends, from the first submitted to the last recorded
+    connections_opened: int
+
+
+def send_all(
+    lock: JobLock,
+    items: Sequence[Any],
+    *,
+    build: Callable[[Any], EmailMessage],
+    row: Callable[[Any], tuple],
+    key: Callable[[Any], tuple],
+    also: Callable[[list[tuple[Any, Written]]], None] = lambda written: None,
+    should_fail: Callable[[Any], str] = lambda item: "",
+) -> SendReport:
+    """Send `build(item)` for each item on at most NOTIFY_MAX_WORKERS threads and record each
+    sent one (`row(item)`, recognised again by `key(item)`; `also(written)` in the same
+    transaction, see Recorder). Reports progress from this thread
+    once a second; stops (drops queued sends) when the lock is lost or its lease runs out. The
+    run's counts are kept in `lock.counts`, also when it is interrupted.
+
+    Raises LockLost when the lock was lost; then the outcomes are in `lock.counts` only."""
+    total = len(items)
+    workers = min(settings.NOTIFY_MAX_WORKERS, total)
+    sender = Sender(
+        lock=lock,
+        stop=threading.Event(),
+        connections=EmailConnections(min(settings.NOTIFY_SMTP_CONNECTIONS or workers, workers)),
+        rate=SendRate(settings.NOTIFY_MAX_SENDS_PER_SECOND) if settings.NOTIFY_MAX_SENDS_PER_SECOND else None,
+        recorder=Recorder(lock=lock, row=row, key=key, also=also).start(),
+        build=build,
+        should_fail=should_fail,
+        delay=settings.NOTIFY_SEND_DELAY_SECONDS,
+    )
+    futures = []
+    started = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"notify-{lock.job_id[:8]}") as pool:
+            try:
+                _warm(pool, workers)
+                started = time.monotonic()
+                futures = [pool.submit(sender.send, item) for item in items]
+                running = set(futures)
+                while running:
+                    _, running = wait(running, timeout=PROGRESS_EVERY_SECONDS)
+                    if not lock.lease_held():
+                        break
+                    if running and not lock.progress(processed=total - len(running), total=total):
+                        break
+            finally:
+                # Lock lost or interrupted (SIGTERM, Ctrl-C), also while submitting: drop queued
+                # sends, wake the waiting ones; sends already going finish and the pool joins them.
+                if any(not f.done() for f in futures):
+                    sender.stop.set()
+                    for future in futures:
+                        future.cancel()
+    finally:
+        sender.connections.close()
+        sender.recorder.close()  # records every send handed over, also after an interrupt
+        outcomes = [f.result() for f in futures if f.done() and not f.cancelled()]
+        _count(lock, outcomes, total)
+    if lock.lost.is_set():
+        raise LockLost(lock.lost_error)
+    return SendReport(
+        outcomes=outcomes,
+        workers=workers,
+        parallel_seconds=time.monotonic() - started,
+        connections_opened=sender.connections.opened,
+    )
+
+
+def _count(lock: JobLock, outcomes: list[Outcome], total: int) -> None:
+    """The run's counts, which the runner releases it with: a send that went out counts as a
+    success whether or not its record could be written."""
+    lock.counts.update(
+        success_count=sum(o.status in ("sent", "unrecorded") for o in outcomes),
+        failed_count=sum(o.status == "failed" for o in outcomes),
+        processed_count=len(outcomes),
+        total_count=total,
+    )
