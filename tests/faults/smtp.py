@@ -43,6 +43,12 @@ class _Handler:
     def __init__(self, sink: SmtpSink):
         self.sink = sink
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.sink.rejected:
+            return "550 5.1.1 mailbox unavailable (rejected by the test)"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.original_content)
         drop, after_delivery = self.sink._take_drop()
@@ -76,6 +82,7 @@ class SmtpSink:
         self.delivered: list[Delivery] = []
         self.connections = 0
         self._drops: list[bool] = []  # one entry per DATA to drop: after_delivery?
+        self.rejected: set[str] = set()  # recipients answered 550 (a permanent failure)
         self._controller: _Controller | None = None
         self.port = port or _free_port()
 
@@ -110,6 +117,11 @@ class SmtpSink:
     def drop_next(self, count: int = 1, *, after_delivery: bool = False) -> None:
         with self._lock:
             self._drops += [after_delivery] * count
+
+    def reject(self, *addresses: str) -> None:
+        """Answer 550 to these recipients: every send to them fails, however often tried."""
+        with self._lock:
+            self.rejected |= set(addresses)
 
     def email_env(self) -> dict[str, str]:
         """Settings for a child process that sends its mail here."""
