@@ -390,7 +390,7 @@ if DATABASES["default"]["ENGINE"] == "accessmgr.postgresql":
         f"-c idle_in_transaction_session_timeout={DB_IDLE_IN_TRANSACTION_TIMEOUT_MS}"
     ).strip()
 REVOKE_DELAY_SECONDS = env_float("REVOKE_DELAY_SECONDS", 15)
-REVOKE_CHUNK_SIZE = env_int("REVOKE_CHUNK_SIZE", 1000, minimum=1)
+REVOKE_CHUNK_SIZE = env_int("REVOKE_CHUNK_SIZE", 0)  # 0: the database's own (jobs.revoke.revoke_chunk_ids)
 NOTIFY_SEND_DELAY_SECONDS = env_float("NOTIFY_SEND_DELAY_SECONDS", 10)
 NOTIFY_MAX_WORKERS = env_int("NOTIFY_MAX_WORKERS", 16, minimum=1)
 REQUESTS_COUNTS_CACHE_SECONDS = env_float("REQUESTS_COUNTS_CACHE_SECONDS", 10)
