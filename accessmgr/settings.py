@@ -425,7 +425,7 @@ if JOB_STALE_AFTER_SECONDS - _margin <= JOB_HEARTBEAT_SECONDS:
         "between two heartbeats"
     )
 REVOKE_DELAY_SECONDS = env_float("REVOKE_DELAY_SECONDS", 15)
-REVOKE_CHUNK_SIZE = env_int("REVOKE_CHUNK_SIZE", 1000, minimum=1)
+REVOKE_CHUNK_SIZE = env_int("REVOKE_CHUNK_SIZE", 0)  # 0: the database's own (jobs.revoke.revoke_chunk_ids)
 NOTIFY_SEND_DELAY_SECONDS = env_float("NOTIFY_SEND_DELAY_SECONDS", 10)
 NOTIFY_MAX_WORKERS = env_int("NOTIFY_MAX_WORKERS", 16, minimum=1)
 # Senders use no database connection; one recorder thread writes the sent notices in batches

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from contextlib import nullcontext
 from datetime import timedelta
+from functools import partial
 from unittest import mock
 
 from django.db import connection
@@ -73,14 +74,15 @@ def _check(n: int, label: str) -> bool:
 
 
 def _audit_cost(*, n: int, first_with: float, rounds: int = 2) -> dict:
-    """The job with its audit events (one INSERT … SELECT per chunk) against the same job
-    with that statement switched off, alternating on fresh tables; the best of each. The
-    last run is one with events."""
+    """The job with its audit events against the same job without them (its outbox events
+    kept), alternating on fresh tables; the best of each. The last run is one with events."""
     with_events, without = [first_with], []
     for _ in range(rounds):
         for timings, patch in ((without, True), (with_events, False)):
             _fresh_table(n)
-            off = mock.patch.object(jobs.revoke, "revocation_events_insert", lambda **kwargs: 0)
+            off = mock.patch.object(
+                jobs.revoke, "revoke_chunk", partial(jobs.revoke.revoke_chunk, audit=False)
+            )
             with (
                 override_settings(REVOKE_DELAY_SECONDS=0),
                 off if patch else nullcontext(),
@@ -155,19 +157,16 @@ def revoke_bench(*, results: Results, n: int) -> None:
 
 
 def revoke_events_overhead(*, results: Results, n: int, rounds: int = 3) -> None:
-    """The revoke job with its outbox events (one INSERT … SELECT per chunk) against the same
-    job without that statement, alternating on fresh tables; the fastest round of each."""
-    from contextlib import nullcontext
-    from unittest import mock
-
-    import jobs.revoke
-
+    """The revoke job with its outbox events against the same job without them (its audit
+    events kept), alternating on fresh tables; the fastest round of each."""
     seconds: dict[str, list[float]] = {"with": [], "without": []}
     for _ in range(rounds):
         for way in ("without", "with"):
             _fresh_table(n)
             patch = (
-                mock.patch.object(jobs.revoke, "revoke_chunk", jobs.revoke._revoke_and_record)
+                mock.patch.object(
+                    jobs.revoke, "revoke_chunk", partial(jobs.revoke.revoke_chunk, outbox=False)
+                )
                 if way == "without"
                 else nullcontext()
             )

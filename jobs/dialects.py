@@ -31,6 +31,7 @@ class Dialect:
     revoke_in_one_statement: bool = False  # revoke_chunk_sql exists
     max_parameters: int = 2100  # the most parameters one statement may carry
     share_lock: str = ""  # appended to a SELECT: lock the rows read until the transaction ends
+    revoke_chunk_ids: int = 2000  # the revoke job's chunk when REVOKE_CHUNK_SIZE is 0
     quote: Callable[[str], str] = str  # the connection's ops.quote_name (dialect_for binds it)
 
     def _returning(self, column: str) -> tuple[str, str]:
@@ -83,31 +84,54 @@ class Dialect:
         )
 
     def revoke_events_insert_sql(self, count: int) -> str:
-        """The outbox events of a revoke chunk: one per RevokedAccess row this run wrote for
-        `count` UserAccessRequest ids, one INSERT … SELECT (Data NULL: read from that row
-        when sent). Parameters: event type, job id, then the ids."""
+        """The outbox events of a revoke chunk: one per UserAccessRequest id of `count`, the
+        ids the chunk's UPDATE revoked (read by primary key; Data NULL: read from the
+        RevokedAccess row when sent). Parameters: event type, job id, then the ids."""
         q = self.quote
         ids = _placeholders(count)
         return (
             f"INSERT INTO {q('WebhookEvent')} ({q('Type')}, {q('Request_Id')}, {q('Job_Id')}, "
-            f"{q('Created_At')}) SELECT %s, {q('Request_Id')}, {q('Job_Id')}, {self.now} "
-            f"FROM {q('RevokedAccess')} WHERE {q('Job_Id')} = %s AND {q('Request_Id')} IN "
-            f"(SELECT {q('Request_Id')} FROM {q('UserAccessRequest')} WHERE {q('Id')} IN ({ids}))"
+            f"{q('Created_At')}) SELECT %s, {q('Request_Id')}, %s, {self.now} "
+            f"FROM {q('UserAccessRequest')} WHERE {q('Id')} IN ({ids})"
         )
 
-    def revoke_chunk_sql(self) -> str:
-        """Revoke and record a chunk in ONE statement (where revoke_in_one_statement): the
-        UPDATE's RETURNING feeds the INSERT, so its rowcount is both counts. Parameters: the
-        ids as one list, revoked at, revoked by, job id."""
+    def revoke_chunk_sql(self, *, audit: bool = True, outbox: bool = True) -> str:
+        """Revoke a chunk and write everything it records in ONE statement (where
+        revoke_in_one_statement): the UPDATE's RETURNING feeds the RevokedAccess INSERT,
+        whose RETURNING feeds the audit events and the outbox events. The ids are joined
+        as unnest(array), so the plan is primary-key lookups whatever the statistics.
+        Returns one row: revoked, recorded, audit events, outbox events (0 for a part
+        switched off; only the bench switches them off). Parameters: the ids as one list,
+        revoked at, revoked by, job id, then the audit reason (with `audit`) and the event
+        type (with `outbox`)."""
         if not self.revoke_in_one_statement:
             raise NotImplementedError(f"no one-statement revoke on {self.vendor}")
         q = self.quote
-        return (
-            f"WITH revoked AS (UPDATE {q('UserAccessRequest')} SET {q('Status')} = 'Revoked' "
-            f"WHERE {q('Id')} = ANY(%s) AND {q('Status')} = 'Active' RETURNING {q('Request_Id')}) "
-            f"INSERT INTO {q('RevokedAccess')} ({q('Request_Id')}, {q('Revoked_Dt')}, {q('Revoked_By')}, "
-            f"{q('Job_Id')}) SELECT {q('Request_Id')}, %s, %s, %s FROM revoked"
-        )
+        recorded = ", ".join(q(c) for c in ("Request_Id", "Revoked_Dt", "Revoked_By", "Job_Id"))
+        parts = [
+            f"revoked AS (UPDATE {q('UserAccessRequest')} u SET {q('Status')} = 'Revoked' "
+            f"FROM unnest(%s::integer[]) AS chunk (id) "
+            f"WHERE u.{q('Id')} = chunk.id AND u.{q('Status')} = 'Active' RETURNING u.{q('Request_Id')})",
+            f"recorded AS (INSERT INTO {q('RevokedAccess')} ({recorded}) "
+            f"SELECT {q('Request_Id')}, %s, %s, %s FROM revoked RETURNING {recorded})",
+        ]
+        counts = ["(SELECT COUNT(*) FROM revoked)", "(SELECT COUNT(*) FROM recorded)"]
+        if audit:
+            columns = ", ".join(q(c) for c in EVENT_COLUMNS)
+            parts.append(
+                f"audited AS (INSERT INTO {q('AccessEvent')} ({columns}) "
+                f"SELECT {q('Request_Id')}, 'Revoked', {q('Revoked_Dt')}, {q('Revoked_By')}, "
+                f"{q('Job_Id')}, %s, '' FROM recorded RETURNING 1)"
+            )
+        counts.append("(SELECT COUNT(*) FROM audited)" if audit else "0")
+        if outbox:
+            parts.append(
+                f"announced AS (INSERT INTO {q('WebhookEvent')} ({q('Type')}, {q('Request_Id')}, "
+                f"{q('Job_Id')}, {q('Created_At')}) "
+                f"SELECT %s, {q('Request_Id')}, {q('Job_Id')}, {self.now} FROM recorded RETURNING 1)"
+            )
+        counts.append("(SELECT COUNT(*) FROM announced)" if outbox else "0")
+        return f"WITH {', '.join(parts)} SELECT {', '.join(counts)}"
 
     def notifications_record_sql(self, table: str, count: int) -> str:
         """Record `count` sent notices in one statement, only while the row of run table
@@ -165,18 +189,17 @@ class Dialect:
         return None
 
     def revocation_events_insert_sql(self, count: int) -> str:
-        """The "Revoked" audit events of one revoke chunk, one INSERT … SELECT from the
-        RevokedAccess rows this run (its Job_Id) recorded for `count` UserAccessRequest ids
-        (a request revoked by hand meanwhile gets no second event). Parameters: reason, job
-        id, then the ids."""
+        """The "Revoked" audit events of one revoke chunk, one INSERT … SELECT of `count`
+        UserAccessRequest ids, the ids the chunk's UPDATE revoked (read by primary key, so a
+        request revoked by hand meanwhile, not among them, gets no second event).
+        Parameters: occurred at (= revoked at), actor (= revoked by), job id, reason, then
+        the ids."""
         q = self.quote
         columns = ", ".join(q(c) for c in EVENT_COLUMNS)
         return (
             f"INSERT INTO {q('AccessEvent')} ({columns}) "
-            f"SELECT ra.{q('Request_Id')}, 'Revoked', ra.{q('Revoked_Dt')}, ra.{q('Revoked_By')}, "
-            f"ra.{q('Job_Id')}, %s, '' FROM {q('RevokedAccess')} ra "
-            f"INNER JOIN {q('UserAccessRequest')} u ON u.{q('Request_Id')} = ra.{q('Request_Id')} "
-            f"WHERE ra.{q('Job_Id')} = %s AND u.{q('Id')} IN ({_placeholders(count)})"
+            f"SELECT {q('Request_Id')}, 'Revoked', %s, %s, %s, %s, '' FROM {q('UserAccessRequest')} "
+            f"WHERE {q('Id')} IN ({_placeholders(count)})"
         )
 
     def session_setup_sql(self, lock_timeout_ms: int) -> str | None:
@@ -209,6 +232,7 @@ POSTGRESQL = Dialect(
     revoke_in_one_statement=True,
     max_parameters=65535,
     share_lock=" FOR SHARE",
+    revoke_chunk_ids=20000,  # one array parameter, whatever the number of ids
 )
 
 # Django stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS[.ffffff]' UTC text, which compares
@@ -218,6 +242,7 @@ SQLITE = Dialect(
     now="strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')",
     ago="strftime('%%Y-%%m-%%d %%H:%%M:%%f', julianday('now') - %s / 86400.0)",
     max_parameters=32766,  # SQLITE_MAX_VARIABLE_NUMBER since 3.32
+    revoke_chunk_ids=10000,
 )
 
 # SYSUTCDATETIME() is UTC whatever the server's zone. UPDLOCK, HOLDLOCK make the NOT EXISTS

@@ -1,5 +1,6 @@
 """The revoke job: mark every Active request whose expiry has passed Revoked and record each
-in RevokedAccess, in chunks of REVOKE_CHUNK_SIZE ids, each chunk one fenced transaction.
+in RevokedAccess, the audit trail and the webhook outbox, in chunks of ids (REVOKE_CHUNK_SIZE, or
+the database's own size), each chunk one fenced transaction.
 `revoke_expired_run` serves the page, the API and `manage.py run_revoke`."""
 
 from __future__ import annotations
@@ -22,8 +23,16 @@ from webhooks.models import REVOKED
 from webhooks.trigger import deliveries_soon
 
 EXPIRED_REASON = "Expired"  # the Reason of the job's "Revoked" audit events
-# A chunk's statements carry its ids plus 3 parameters: under SQL Server's 2,100 at any setting.
-MAX_CHUNK_IDS = 2000
+
+
+def revoke_chunk_ids(dialect) -> int:
+    """Ids per chunk: REVOKE_CHUNK_SIZE, or when 0 the database's own size (large on
+    PostgreSQL, whose chunk is one array parameter), at most what one statement may carry
+    elsewhere (its ids plus 4 parameters: under SQL Server's 2,100)."""
+    size = settings.REVOKE_CHUNK_SIZE or dialect.revoke_chunk_ids
+    if dialect.revoke_in_one_statement:
+        return size
+    return min(size, dialect.max_parameters - 4)
 
 
 @dataclass(frozen=True)
@@ -58,50 +67,70 @@ def revocations_insert(*, ids: list[int], revoked_at: datetime, job_id: str) -> 
 
 
 def revoke_events_insert(*, ids: list[int], job_id: str) -> int:
-    """The access_request.revoked outbox events of the RevokedAccess rows run `job_id` wrote
-    for the UserAccessRequest `ids`, one INSERT … SELECT; events written."""
+    """The access_request.revoked outbox events of the UserAccessRequest `ids` (those the
+    chunk revoked), one INSERT … SELECT; events written."""
     with connection.cursor() as cursor:
         cursor.execute(dialect_for().revoke_events_insert_sql(len(ids)), [REVOKED, job_id, *ids])
         return cursor.rowcount
 
 
-def revocation_events_insert(*, ids: list[int], job_id: str) -> int:
-    """The audit trail's "Revoked" event of each request of `ids` this run recorded in
-    RevokedAccess, one INSERT … SELECT; rows written."""
+def revocation_events_insert(*, ids: list[int], revoked_at: datetime, job_id: str) -> int:
+    """The audit trail's "Revoked" event of each request of `ids` (those the chunk revoked),
+    one INSERT … SELECT; rows written."""
+    params = [
+        connection.ops.adapt_datetimefield_value(revoked_at),
+        REVOKED_BY_JOB,
+        job_id,
+        EXPIRED_REASON,
+        *ids,
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(dialect_for().revocation_events_insert_sql(len(ids)), [EXPIRED_REASON, job_id, *ids])
+        cursor.execute(dialect_for().revocation_events_insert_sql(len(ids)), params)
         return cursor.rowcount
 
 
-def _revoke_and_record(*, ids: list[int], revoked_at: datetime, job_id: str) -> int:
+def _revoke_in_one_statement(*, ids, revoked_at, job_id, audit: bool, outbox: bool) -> tuple[int, ...]:
     dialect = dialect_for()
-    if dialect.revoke_in_one_statement:
-        params = [list(ids), connection.ops.adapt_datetimefield_value(revoked_at), REVOKED_BY_JOB, job_id]
-        with connection.cursor() as cursor:
-            cursor.execute(dialect.revoke_chunk_sql(), params)
-            return cursor.rowcount
+    params = [list(ids), connection.ops.adapt_datetimefield_value(revoked_at), REVOKED_BY_JOB, job_id]
+    params += [EXPIRED_REASON] if audit else []
+    params += [REVOKED] if outbox else []
     with connection.cursor() as cursor:
-        cursor.execute(dialect.revoke_update_sql(len(ids)), list(ids))
+        cursor.execute(dialect.revoke_chunk_sql(audit=audit, outbox=outbox), params)
+        return tuple(cursor.fetchone())
+
+
+def _revoke_in_statements(*, ids, revoked_at, job_id, audit: bool, outbox: bool) -> tuple[int, ...]:
+    with connection.cursor() as cursor:
+        cursor.execute(dialect_for().revoke_update_sql(len(ids)), list(ids))
         revoked = sorted(row[0] for row in cursor.fetchall())
     if not revoked:
-        return 0  # revoked or changed by someone else since they were collected
+        return (0, 0, 0, 0)  # revoked or changed by someone else since they were collected
     recorded = revocations_insert(ids=revoked, revoked_at=revoked_at, job_id=job_id)
-    if recorded != len(revoked):
-        raise RevokeMismatch(f"revoked {len(revoked)} requests but recorded {recorded}; rolled back")
-    return recorded
+    if recorded != len(revoked):  # stop before writing events for it
+        return (len(revoked), recorded, 0, 0)
+    audited = revocation_events_insert(ids=revoked, revoked_at=revoked_at, job_id=job_id) if audit else 0
+    announced = revoke_events_insert(ids=revoked, job_id=job_id) if outbox else 0
+    return (len(revoked), recorded, audited, announced)
 
 
-def revoke_chunk(*, ids: list[int], revoked_at: datetime, job_id: str) -> int:
+def revoke_chunk(
+    *, ids: list[int], revoked_at: datetime, job_id: str, audit: bool = True, outbox: bool = True
+) -> int:
     """Revoke the still-Active requests of `ids`, record each in RevokedAccess, the audit
     trail and the webhook outbox; how many. Call inside a transaction (the chunk's): all of
-    it happens or none.
+    it happens or none. PostgreSQL does it in one statement, the others in four. `audit` /
+    `outbox` False leave those rows out (the bench's baselines only).
 
     Raises RevokeMismatch when the counts differ."""
-    recorded = _revoke_and_record(ids=ids, revoked_at=revoked_at, job_id=job_id)
-    if not recorded:
-        return 0
-    revocation_events_insert(ids=ids, job_id=job_id)
-    if (announced := revoke_events_insert(ids=ids, job_id=job_id)) != recorded:
+    write = _revoke_in_one_statement if dialect_for().revoke_in_one_statement else _revoke_in_statements
+    revoked, recorded, audited, announced = write(
+        ids=ids, revoked_at=revoked_at, job_id=job_id, audit=audit, outbox=outbox
+    )
+    if recorded != revoked:
+        raise RevokeMismatch(f"revoked {revoked} requests but recorded {recorded}; rolled back")
+    if audit and audited != recorded:
+        raise RevokeMismatch(f"recorded {recorded} revocations but {audited} audit events; rolled back")
+    if outbox and announced != recorded:
         raise RevokeMismatch(f"recorded {recorded} revocations but {announced} events; rolled back")
     return recorded
 
@@ -116,7 +145,7 @@ def _revoke(lock: JobLock) -> RevokeResult:
         return RevokeResult(job_id=lock.job_id, revoked_count=0, revoked_at=None)
     lock.progress(processed=0, total=len(ids))
     processed = 0
-    for chunk in _chunks(ids, min(settings.REVOKE_CHUNK_SIZE, MAX_CHUNK_IDS)):
+    for chunk in _chunks(ids, revoke_chunk_ids(dialect_for())):
         processed += len(chunk)
         with transaction.atomic():
             lock.fence(processed=processed, total=len(ids))  # the progress commits with the chunk

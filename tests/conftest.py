@@ -26,6 +26,24 @@ def postgres_only(db):
 
 
 @pytest.fixture
+def table_away(transactional_db):
+    """`table_away(Model)` renames the model's table away until the test ends, so every
+    statement that touches it fails in the database: a fault in the SQL the database's
+    dialect really runs (PostgreSQL's one-statement revoke chunk, say), not a patched function."""
+    moved = []
+
+    def away(model) -> None:
+        with connection.schema_editor() as editor:
+            editor.alter_db_table(model, model._meta.db_table, f"{model._meta.db_table}_away")
+        moved.append(model)
+
+    yield away
+    for model in reversed(moved):
+        with connection.schema_editor() as editor:
+            editor.alter_db_table(model, f"{model._meta.db_table}_away", model._meta.db_table)
+
+
+@pytest.fixture
 def user(db) -> User:
     """alice: sees every request and creates them for anyone (as every user could before
     requests had an owner); no job, change or admin permissions."""

@@ -74,16 +74,16 @@ def test_a_crash_after_a_chunk_committed_loses_none_of_its_events(make_request, 
     """Chunk 1 commits (revocations and events); chunk 2 fails and rolls back entirely; the
     next delivery run sends chunk 1's events and nothing else."""
     expired(make_request, 4)
-    real = jobs.revoke.revoke_events_insert
+    real = jobs.revoke.revoke_chunk
     calls = []
 
     def crash_on_second_chunk(**kwargs):
-        calls.append(1)
+        calls.append(real(**kwargs))  # the chunk's revocations and events are written…
         if len(calls) == 2:
-            raise ConnectionError("server gone")
-        return real(**kwargs)
+            raise ConnectionError("server gone")  # …and the second chunk never commits
+        return calls[-1]
 
-    monkeypatch.setattr(jobs.revoke, "revoke_events_insert", crash_on_second_chunk)
+    monkeypatch.setattr(jobs.revoke, "revoke_chunk", crash_on_second_chunk)
     with override_settings(REVOKE_CHUNK_SIZE=2), pytest.raises(JobFailed):
         revoke_expired_run(triggered_by="test")
     assert UserAccessRequest.objects.filter(status="Revoked").count() == 2

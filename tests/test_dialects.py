@@ -30,7 +30,7 @@ POSTGRESQL = replace(DIALECTS["postgresql"], quote=lambda name: f'"{name}"')
 SQLITE = replace(DIALECTS["sqlite"], quote=lambda name: f'"{name}"')
 JOB_TABLES = [model._meta.db_table for model in JOB_MODELS.values()]
 SCHEMA_SQL = ROOT / "docs" / "sqlserver-schema.sql"
-MAX_IDS = 2000  # jobs.revoke.MAX_CHUNK_IDS
+MAX_IDS = MICROSOFT.max_parameters - 4  # jobs.revoke.revoke_chunk_ids on SQL Server, at most
 
 # Dialect fields that are not SQL.
 NOT_SQL = {"vendor", "quote"}
@@ -77,7 +77,11 @@ def microsoft_strings() -> dict[str, str]:
     for name, method in inspect.getmembers(Dialect, inspect.isfunction):
         if not name.endswith("_sql"):
             continue
-        params = [p for p in inspect.signature(method).parameters if p != "self"]
+        params = [
+            p.name
+            for p in inspect.signature(method).parameters.values()
+            if p.name != "self" and p.kind is not p.KEYWORD_ONLY  # keyword-only: defaults
+        ]
         assert set(params) <= set(SAMPLE_ARGUMENTS), f"add samples for Dialect.{name}{params}"
         for sample in itertools.product(*(SAMPLE_ARGUMENTS[p] for p in params)):
             try:
@@ -212,7 +216,7 @@ def test_revocations_insert_is_one_insert_select_of_the_chunks_request_ids():
     [(MICROSOFT, "tsql"), (SQLITE, "sqlite"), (POSTGRESQL, "postgres")],
     ids=["microsoft", "sqlite", "postgresql"],
 )
-def test_revoke_events_insert_is_one_insert_select_of_the_rows_this_run_recorded(dialect, read):
+def test_revoke_events_insert_is_one_insert_select_of_the_revoked_ids_by_primary_key(dialect, read):
     sql = dialect.revoke_events_insert_sql(3)
     assert sql.count("%s") == 5  # event type, job id, then the 3 ids
     filled = (
@@ -227,58 +231,94 @@ def test_revoke_events_insert_is_one_insert_select_of_the_rows_this_run_recorded
     select = tree.expression
     assert isinstance(select, exp.Select)
     assert len(select.expressions) == len(columns)
-    assert [e.name for e in select.expressions[1:3]] == ["Request_Id", "Job_Id"]  # from RevokedAccess
-    assert select.args["from_"].this.name == "RevokedAccess"
-    job, ids = select.args["where"].this.this, select.args["where"].this.expression
-    assert isinstance(job, exp.EQ) and job.this.name == "Job_Id"
-    assert isinstance(ids, exp.In) and ids.this.name == "Request_Id"
-    inner = ids.args["query"].this
-    assert inner.args["from_"].this.name == "UserAccessRequest"
-    assert len(inner.args["where"].this.expressions) == 3
+    assert select.expressions[1].name == "Request_Id"
+    assert isinstance(select.expressions[2], exp.Literal)  # the job id parameter
+    # the revoked ids by primary key: no scan of RevokedAccess (its rows of this run grow)
+    assert select.args["from_"].this.name == "UserAccessRequest"
+    assert not select.args.get("joins")
+    ids = select.args["where"].this
+    assert isinstance(ids, exp.In) and ids.this.name == "Id" and len(ids.expressions) == 3
     if read == "tsql":
         assert function_names(select.expressions[3]) == {"SYSUTCDATETIME"}
     assert dialect.revoke_events_insert_sql(MAX_IDS).count("%s") == MAX_IDS + 2 < 2100
 
 
-def test_revocations_insert_parameters_stay_far_below_the_sql_server_limit():
-    from jobs.revoke import MAX_CHUNK_IDS
+def test_revocations_insert_parameters_stay_below_the_sql_server_limit():
+    from jobs.revoke import revoke_chunk_ids
 
-    sql = MICROSOFT.revocations_insert_sql(MAX_CHUNK_IDS)
-    assert sql.count("%s") == MAX_CHUNK_IDS + 3 < 2100
-    assert MICROSOFT.revoke_update_sql(MAX_CHUNK_IDS).count("%s") == MAX_CHUNK_IDS
+    most = revoke_chunk_ids(replace(MICROSOFT, revoke_chunk_ids=100_000))
+    assert most == MAX_IDS
+    assert MICROSOFT.revocations_insert_sql(most).count("%s") == most + 3 <= 2100
+    assert MICROSOFT.revoke_update_sql(most).count("%s") == most
     with pytest.raises(ValueError):
         MICROSOFT.revocations_insert_sql(0)
 
 
-def test_revoke_chunk_on_postgresql_is_one_update_returning_feeding_the_insert():
+def _ctes(tree: exp.Expression) -> dict[str, exp.Expression]:
+    return {cte.alias: cte.this for cte in tree.args["with_"].expressions}
+
+
+def test_revoke_chunk_on_postgresql_is_one_statement_writing_revocations_audit_and_outbox():
+    from requests_app.models import AccessEvent
+
     sql = POSTGRESQL.revoke_chunk_sql()
-    assert sql.count("%s") == 4  # the ids as one array, then revoked at, revoked by, job id
+    # the ids as one array, revoked at, revoked by, job id, audit reason, event type
+    assert sql.count("%s") == 6
     filled = sql.replace("%s", "ARRAY[1, 2, 3]", 1).replace("%s", "'sample'")
     statements = sqlglot.parse(filled, read="postgres", error_level=sqlglot.ErrorLevel.RAISE)
     assert len(statements) == 1
     tree = statements[0]
 
-    assert isinstance(tree, exp.Insert)
-    assert tree.this.this.name == "RevokedAccess"
-    columns = [column.name for column in tree.this.expressions]
-    assert columns == ["Request_Id", "Revoked_Dt", "Revoked_By", "Job_Id"]
-    select = tree.expression
-    assert select.args["from_"].this.name == "revoked"  # only the rows the UPDATE changed
-    assert select.expressions[0].name == "Request_Id"
+    assert isinstance(tree, exp.Select)  # the four counts
+    assert len(tree.expressions) == 4
+    ctes = _ctes(tree)
+    assert list(ctes) == ["revoked", "recorded", "audited", "announced"]
 
-    (cte,) = tree.args["with_"].expressions
-    assert cte.alias == "revoked"
-    update = cte.this
+    update = ctes["revoked"]
     assert isinstance(update, exp.Update)
-    assert update.this.name == "UserAccessRequest"
+    assert update.this.this.name == "UserAccessRequest"
     (assignment,) = update.expressions
     assert (assignment.this.name, assignment.expression.this) == ("Status", "Revoked")
-    condition = update.args["where"].this
-    assert isinstance(condition, exp.And)
-    ids, status = condition.this, condition.expression
-    assert ids.this.name == "Id" and isinstance(ids.expression, exp.Any)
+    # the ids joined as unnest(array): index lookups whatever the table's statistics
+    assert update.args["from_"].find(exp.Unnest) is not None
+    ids, status = update.args["where"].this.this, update.args["where"].this.expression
+    assert (ids.this.name, ids.expression.name) == ("Id", "id")
     assert (status.this.name, status.expression.this) == ("Status", "Active")
     assert [column.name for column in update.args["returning"].expressions] == ["Request_Id"]
+
+    recorded = ctes["recorded"]
+    assert isinstance(recorded, exp.Insert) and recorded.this.this.name == "RevokedAccess"
+    columns = [column.name for column in recorded.this.expressions]
+    assert columns == ["Request_Id", "Revoked_Dt", "Revoked_By", "Job_Id"]
+    assert recorded.expression.args["from_"].this.name == "revoked"  # only the rows the UPDATE changed
+    assert [column.name for column in recorded.args["returning"].expressions] == columns
+
+    audited = ctes["audited"]
+    assert isinstance(audited, exp.Insert) and audited.this.this.name == "AccessEvent"
+    assert [c.name for c in audited.this.expressions] == list(EVENT_COLUMNS)
+    select = audited.expression
+    assert select.args["from_"].this.name == "recorded"
+    assert select.expressions[1].this == AccessEvent.Type.REVOKED
+    assert [e.name for e in select.expressions[2:5]] == ["Revoked_Dt", "Revoked_By", "Job_Id"]
+
+    announced = ctes["announced"]
+    assert isinstance(announced, exp.Insert) and announced.this.this.name == "WebhookEvent"
+    assert [c.name for c in announced.this.expressions] == ["Type", "Request_Id", "Job_Id", "Created_At"]
+    assert announced.expression.args["from_"].this.name == "recorded"
+
+
+def test_revoke_chunk_on_postgresql_without_a_kind_of_event_leaves_its_insert_out():
+    for audit, outbox, present, count in (
+        (False, True, ["revoked", "recorded", "announced"], 5),
+        (True, False, ["revoked", "recorded", "audited"], 5),
+        (False, False, ["revoked", "recorded"], 4),
+    ):
+        sql = POSTGRESQL.revoke_chunk_sql(audit=audit, outbox=outbox)
+        assert sql.count("%s") == count
+        filled = sql.replace("%s", "ARRAY[1, 2, 3]", 1).replace("%s", "'sample'")
+        (tree,) = sqlglot.parse(filled, read="postgres", error_level=sqlglot.ErrorLevel.RAISE)
+        assert list(_ctes(tree)) == present
+        assert len(tree.expressions) == 4
 
 
 @pytest.mark.parametrize("dialect", [MICROSOFT, SQLITE], ids=["microsoft", "sqlite"])
@@ -385,12 +425,11 @@ def test_statement_timeout_bounds_heartbeats_and_records():
     assert SQLITE.statement_timeout_sql(2.5) is None
 
 
-def test_revocation_events_insert_is_one_insert_select_of_this_runs_revocations():
-    from jobs.revoke import MAX_CHUNK_IDS
+def test_revocation_events_insert_is_one_insert_select_of_the_revoked_ids_by_primary_key():
     from requests_app.models import AccessEvent
 
     sql = MICROSOFT.revocation_events_insert_sql(3)
-    assert sql.count("%s") == 5  # reason, job id, then the 3 ids
+    assert sql.count("%s") == 7  # occurred at, actor, job id, reason, then the 3 ids
     tree = parse_tsql(fill_placeholders(sql, numbers=True))
     assert isinstance(tree, exp.Insert)
     assert tree.this.this.name == "AccessEvent"
@@ -398,15 +437,14 @@ def test_revocation_events_insert_is_one_insert_select_of_this_runs_revocations(
     select = tree.expression
     assert isinstance(select, exp.Select)
     assert len(select.expressions) == len(EVENT_COLUMNS)
+    assert select.expressions[0].name == "Request_Id"
     assert select.expressions[1].this == AccessEvent.Type.REVOKED  # the Event_Type literal
-    assert select.args["from_"].this.name == "RevokedAccess"
-    (join,) = select.args["joins"]
-    assert join.this.name == "UserAccessRequest"
+    # the revoked ids by primary key: no scan of RevokedAccess (its rows of this run grow)
+    assert select.args["from_"].this.name == "UserAccessRequest"
+    assert not select.args.get("joins")
     where = select.args["where"].this
-    assert isinstance(where, exp.And)
-    assert isinstance(where.expression, exp.In) and len(where.expression.expressions) == 3
-    assert where.this.this.name == "Job_Id"  # only this run's RevokedAccess rows
-    assert MICROSOFT.revocation_events_insert_sql(MAX_CHUNK_IDS).count("%s") < 2100
+    assert isinstance(where, exp.In) and where.this.name == "Id" and len(where.expressions) == 3
+    assert MICROSOFT.revocation_events_insert_sql(MAX_IDS).count("%s") == MAX_IDS + 4 <= 2100
     with pytest.raises(ValueError):
         MICROSOFT.revocation_events_insert_sql(0)
 

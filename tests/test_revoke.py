@@ -17,7 +17,7 @@ from jobs.models import RevokeExpiredJobRun
 from jobs.revoke import revoke_expired_run
 from jobs.runner import JobFailed
 from jobs.status import live_run
-from requests_app.models import REVOKED_BY_JOB, RevokedAccess, UserAccessRequest
+from requests_app.models import REVOKED_BY_JOB, AccessEvent, RevokedAccess, UserAccessRequest
 from requests_app.selectors import access_request_expired
 from tests.factories import lock_held, requests_make
 from webhooks.models import REVOKED as WEBHOOK_REVOKED
@@ -283,18 +283,52 @@ def test_on_postgresql_each_chunk_is_one_update_returning_insert_statement(setti
     assert (run.status, run.revoked_count, run.processed_count) == ("Completed", 8, 8)
 
 
-def test_chunk_size_above_the_parameter_limit_is_capped(settings, chunk_way):
+def test_chunk_size_above_the_parameter_limit_is_capped(settings, two_writes, monkeypatch):
+    """Where each id is a parameter, a chunk carries at most the database's limit minus 4
+    (here SQL Server's 2,100, imposed on this database's dialect)."""
     settings.REVOKE_CHUNK_SIZE = 5000
-    requests_make(jobs.revoke.MAX_CHUNK_IDS + 1, expires_in=-timedelta(days=1))
+    capped = replace(jobs.revoke.dialect_for(), max_parameters=2100)
+    monkeypatch.setattr(jobs.revoke, "dialect_for", lambda: capped)
+    requests_make(2097, expires_in=-timedelta(days=1))
 
     with CaptureQueriesContext(connection) as queries:
         result = revoke_expired_run(triggered_by="alice")
 
-    assert (
-        len(chunk_writes(queries)) == 2
-    )  # 2,000 ids + 1 id: each statement under SQL Server's 2,100 parameters
-    assert jobs.revoke.MAX_CHUNK_IDS + 3 < 2100
-    assert result.revoked_count == RevokedAccess.objects.count() == jobs.revoke.MAX_CHUNK_IDS + 1
+    assert len(chunk_writes(queries)) == 2  # 2,096 ids + 1 id
+    assert result.revoked_count == RevokedAccess.objects.count() == 2097
+
+
+def test_postgresql_revokes_its_default_chunk_in_one_statement(settings, postgres_only):
+    settings.REVOKE_CHUNK_SIZE = 0
+    requests_make(2500, expires_in=-timedelta(days=1))
+
+    with CaptureQueriesContext(connection) as queries:
+        result = revoke_expired_run(triggered_by="alice")
+
+    assert len(chunk_writes(queries)) == 1  # the ids as one array: no parameter limit
+    assert result.revoked_count == RevokedAccess.objects.count() == 2500
+    assert AccessEvent.objects.filter(event_type="Revoked", job_id=result.job_id).count() == 2500
+    assert WebhookEvent.objects.filter(type=WEBHOOK_REVOKED, job_id=result.job_id).count() == 2500
+
+
+@pytest.mark.parametrize("away", [AccessEvent, WebhookEvent], ids=["audit", "outbox"])
+def test_a_chunk_whose_event_insert_fails_in_the_database_is_rolled_back_whole(
+    settings, chunk_way, table_away, away
+):
+    """The events are written by the statements this database runs (PostgreSQL: the chunk's
+    one statement): with their table gone, the chunk fails and leaves nothing behind."""
+    settings.REVOKE_CHUNK_SIZE = 3
+    requests_make(5, expires_in=-timedelta(days=1))
+    table_away(away)
+
+    with pytest.raises(JobFailed) as failed:
+        revoke_expired_run(triggered_by="alice")
+
+    assert away._meta.db_table in failed.value.error
+    assert set(statuses().values()) == {ACTIVE}
+    assert not RevokedAccess.objects.exists()
+    run = RevokeExpiredJobRun.objects.get(job_id=failed.value.job_id)
+    assert (run.status, run.revoked_count) == ("Failed", 0)
 
 
 def test_interrupt_mid_run_releases_the_lock_as_failed_and_changes_nothing(monkeypatch):
