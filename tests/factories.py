@@ -110,6 +110,11 @@ def lock_held(job: type[JobRun], *, triggered_by: str = "someone", **kwargs) -> 
         lock.release(status="Completed")
 
 
+def lock_stop_beating(lock: JobLock, *, seconds_ago: float) -> None:
+    """As if the run's server died `seconds_ago`: its row's last heartbeat then."""
+    lock.job.objects.filter(job_id=lock.job_id).update(heartbeat_at=db_now() - timedelta(seconds=seconds_ago))
+
+
 def expiry_in(days: int, now: datetime) -> datetime:
     """A moment whose UTC date is `days` after now's, still ahead of now when days is 0."""
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)

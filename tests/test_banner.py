@@ -12,6 +12,7 @@ from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 from jobs.status import live_run
 from jobs.views import banner_context
+from tests.factories import lock_held
 
 
 def _url(job: str, locked: str | None = None) -> str:
@@ -21,9 +22,8 @@ def _url(job: str, locked: str | None = None) -> str:
 
 @pytest.fixture
 def revoke_running(db):
-    lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by="olivia", started_by="web-1:4242")
-    yield lock
-    lock.release(status="Completed", revoked_count=0)
+    with lock_held(RevokeExpiredJobRun, triggered_by="olivia", started_by="web-1:4242") as lock:
+        yield lock
 
 
 def test_unlocked_banner_shows_nothing_but_keeps_polling(user_client):

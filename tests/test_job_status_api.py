@@ -1,14 +1,12 @@
 """GET /api/access-requests/revoke-job-status and .../notification-job-status: the lock's
 state as the seed's JSON, {isLocked, activeJob}."""
 
-from datetime import timedelta
-
 import pytest
 from django.urls import reverse
 
-from accessmgr.db import db_now
 from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
+from tests.factories import lock_stop_beating
 
 URLS = {
     "revoke": ("jobs:api_revoke_job_status", RevokeExpiredJobRun),
@@ -54,9 +52,7 @@ def test_the_two_statuses_are_independent(user_client):
 def test_a_run_that_stopped_beating_is_not_reported_as_locked(user_client, settings):
     settings.JOB_STALE_AFTER_SECONDS = 60
     lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by="cron")
-    RevokeExpiredJobRun.objects.filter(job_id=lock.job_id).update(
-        heartbeat_at=db_now() - timedelta(minutes=5)
-    )
+    lock_stop_beating(lock, seconds_ago=5 * 60)
     assert user_client.get(reverse("jobs:api_revoke_job_status")).json() == {
         "isLocked": False,
         "activeJob": None,

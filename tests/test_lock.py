@@ -14,13 +14,9 @@ from jobs.lock import LockHeld, LockLost, lock_acquire, server_identity
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 from jobs.status import live_run
 from tests.conftest import django_start
+from tests.factories import lock_stop_beating
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _stop_beating(lock, *, seconds_ago: float) -> None:
-    """As if the run's server died `seconds_ago` (its last heartbeat then)."""
-    lock.job.objects.filter(job_id=lock.job_id).update(heartbeat_at=db_now() - timedelta(seconds=seconds_ago))
 
 
 class _Records(logging.Handler):
@@ -140,7 +136,7 @@ def test_heartbeat_thread_moves_heartbeat_at_while_the_job_works(settings):
 def test_a_run_that_stopped_beating_is_taken_over_and_marked_abandoned(settings, lock_log):
     settings.JOB_STALE_AFTER_SECONDS = 60
     dead = lock_acquire(job=RevokeExpiredJobRun, triggered_by="cron", started_by="web-1:42")
-    _stop_beating(dead, seconds_ago=61)
+    lock_stop_beating(dead, seconds_ago=61)
     assert live_run(job=RevokeExpiredJobRun) is None
 
     taker = lock_acquire(job=RevokeExpiredJobRun, triggered_by="alice", started_by="web-2:7")
@@ -178,7 +174,7 @@ def test_a_run_still_beating_is_never_taken_over_however_long_it_runs(settings):
 def test_a_taken_over_run_is_fenced_off_and_leaves_the_new_row_alone(settings, lock_log):
     settings.JOB_STALE_AFTER_SECONDS = 60
     old = lock_acquire(job=NotificationJobRun, triggered_by="cron")
-    _stop_beating(old, seconds_ago=120)
+    lock_stop_beating(old, seconds_ago=120)
     new = lock_acquire(job=NotificationJobRun, triggered_by="alice")
 
     with pytest.raises(LockLost), transaction.atomic():
@@ -218,7 +214,7 @@ def test_fence_with_progress_records_it_with_the_transaction_and_refuses_when_lo
     row = RevokeExpiredJobRun.objects.get(job_id=lock.job_id)
     assert (row.processed_count, row.total_count) == (5, 10)
 
-    _stop_beating(lock, seconds_ago=120)
+    lock_stop_beating(lock, seconds_ago=120)
     new = lock_acquire(job=RevokeExpiredJobRun, triggered_by="bob")
     with pytest.raises(LockLost), transaction.atomic():
         lock.fence(processed=10, total=10)

@@ -9,10 +9,9 @@ from django.test import Client
 from django.urls import reverse
 
 import jobs.revoke
-from jobs.lock import lock_acquire
 from jobs.models import RevokeExpiredJobRun
 from requests_app.models import RevokedAccess, UserAccessRequest
-from tests.factories import requests_make
+from tests.factories import lock_held, requests_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,9 +32,8 @@ def is_disabled(button: str) -> bool:
 
 @pytest.fixture
 def held_lock():
-    lock = lock_acquire(job=RevokeExpiredJobRun, triggered_by="bob", started_by="server-b:4242")
-    yield lock
-    lock.release(status="Completed", revoked_count=0)
+    with lock_held(RevokeExpiredJobRun, triggered_by="bob", started_by="server-b:4242") as lock:
+        yield lock
 
 
 def test_page_with_nothing_to_revoke_disables_the_button(operator_client):

@@ -12,12 +12,12 @@ from django.urls import reverse
 
 import jobs.lock
 import jobs.revoke
-from accessmgr.db import db_now
 from jobs.lock import LockHeld, lock_acquire
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 from jobs.runner import JobFailed, job_run
 from jobs.signals import sigterm_as_interrupt
 from jobs.status import live_run
+from tests.factories import lock_stop_beating
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,9 +58,7 @@ def test_a_crash_is_released_failed_with_its_error_and_its_counts_so_far():
 def test_a_lost_lock_is_the_same_job_failed_and_the_runs_own_row_says_failed(settings):
     def work(lock):
         lock.counts["revoked_count"] = 2
-        RevokeExpiredJobRun.objects.filter(job_id=lock.job_id).update(
-            heartbeat_at=db_now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS + 1)
-        )
+        lock_stop_beating(lock, seconds_ago=settings.JOB_STALE_AFTER_SECONDS + 1)
         taker = lock_acquire(job=RevokeExpiredJobRun, triggered_by="bob")  # takes the stale run over
         work.taker = taker
         lock.fence()

@@ -11,10 +11,9 @@ from django.test import override_settings
 from django.urls import reverse
 
 from accessmgr.db import db_now
-from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 from requests_app.models import RevokedAccess
-from tests.factories import run_make
+from tests.factories import lock_held, run_make
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SUMMER = datetime(2026, 7, 2, 4, 29, 11, tzinfo=UTC)
@@ -55,9 +54,8 @@ def world(make_request):
     RevokedAccess.objects.create(request=revoked, revoked_dt=SUMMER + timedelta(days=2), revoked_by="olivia")
     for model, started in ((RevokeExpiredJobRun, SUMMER), (NotificationJobRun, WINTER)):
         run_make(model, started_at=started, seconds=3)
-    lock = lock_acquire(job=NotificationJobRun, triggered_by="olivia")
-    yield now
-    lock.release(status="Completed", success_count=0, failed_count=0)
+    with lock_held(NotificationJobRun, triggered_by="olivia"):
+        yield now
 
 
 @override_settings(TIME_ZONE="Europe/Berlin")

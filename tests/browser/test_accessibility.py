@@ -13,7 +13,6 @@ from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 from accessmgr.db import db_now
-from jobs.lock import lock_acquire
 from jobs.models import NotificationJobRun, RevokeExpiredJobRun
 from jobs.notifications import notifications_send
 from jobs.revoke import revoke_expired_run
@@ -85,10 +84,11 @@ def test_every_page_with_rows(operator_page, axe_script, rows, viewport):
 
 @VIEWPORTS
 def test_job_pages_while_a_run_holds_the_lock(operator_page, axe_script, rows, viewport):
-    revoke = lock_acquire(job=RevokeExpiredJobRun, triggered_by="run_revoke", started_by="other-server:1")
-    notify = lock_acquire(job=NotificationJobRun, triggered_by="olivia", started_by="other-server:2")
-    notify.progress(processed=1, total=3)
-    try:
+    with (
+        lock_held(RevokeExpiredJobRun, triggered_by="run_revoke", started_by="other-server:1"),
+        lock_held(NotificationJobRun, triggered_by="olivia", started_by="other-server:2") as notify,
+    ):
+        notify.progress(processed=1, total=3)
         page, _ = operator_page("/jobs/revoke-expired/", viewport=viewport, bypass_csp=True)
         expect(page.locator("#job-banner-revoke .job-banner")).to_be_visible()
         assert_accessible(page, axe_script, "Revoke Expired, locked")
@@ -97,9 +97,6 @@ def test_job_pages_while_a_run_holds_the_lock(operator_page, axe_script, rows, v
         assert_accessible(page, axe_script, "Expiry Notifications, locked")
         page.goto("/jobs/history/")
         assert_accessible(page, axe_script, "Job History with runs in progress")
-    finally:
-        revoke.release(status="Completed", revoked_count=0)
-        notify.release(status="Completed", success_count=0, failed_count=0)
 
 
 @VIEWPORTS
@@ -144,14 +141,11 @@ def test_run_pages(operator_page, axe_script, rows, make_request, viewport):
     make_request(expires_in=timedelta(days=3), requestor_email="fails@example.com")
     revoke_expired_run(triggered_by="olivia")
     notifications_send(triggered_by="olivia", fail_emails=["fails@example.com"])
-    held = lock_acquire(job=NotificationJobRun, triggered_by="olivia", started_by="other-server:2")
-    held.progress(processed=1, total=3)
-    try:
+    with lock_held(NotificationJobRun, triggered_by="olivia", started_by="other-server:2") as held:
+        held.progress(processed=1, total=3)
         page, _ = operator_page(f"/jobs/runs/{held.job_id}/", viewport=viewport, bypass_csp=True)
         expect(page.locator("#run-detail progress")).to_be_visible()
         assert_accessible(page, axe_script, "a run page, in progress")
-    finally:
-        held.release(status="Completed", success_count=0, failed_count=0)
     for model in (RevokeExpiredJobRun, NotificationJobRun):
         for run in model.objects.exclude(job_id=held.job_id):
             page.goto(f"/jobs/runs/{run.job_id}/")

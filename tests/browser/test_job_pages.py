@@ -76,16 +76,15 @@ def test_the_emails_to_fail_come_before_the_trigger_button(operator_page, make_r
 
 
 def test_the_already_running_card_goes_when_that_run_ends(operator_page, make_request, settings):
-    from jobs.lock import lock_acquire
     from jobs.models import RevokeExpiredJobRun
+    from tests.factories import lock_held
 
     settings.JOB_POLL_SECONDS = 60  # the page must not see the lock before the click
     make_request(expires_in=-timedelta(days=1))
     page, watch = operator_page(REVOKE)
     watch.allowed.add(409)
-    held = lock_acquire(job=RevokeExpiredJobRun, triggered_by="run_revoke", started_by="other-server:1")
-    settings.JOB_POLL_SECONDS = 1  # from the banner's next answer on
-    try:
+    with lock_held(RevokeExpiredJobRun, triggered_by="run_revoke", started_by="other-server:1"):
+        settings.JOB_POLL_SECONDS = 1  # from the banner's next answer on
         page.locator("#revoke-run-button").click()
         card = page.locator("#revoke-result .result.conflict")
         expect(card).to_contain_text("The revoke job is already running.")
@@ -94,8 +93,6 @@ def test_the_already_running_card_goes_when_that_run_ends(operator_page, make_re
             with page.expect_response(lambda r: "/banner/" in r.url):
                 pass
         expect(card).to_be_visible()
-    finally:
-        held.release(status="Completed", revoked_count=0)
     expect(card).to_have_count(0)
     expect(page.locator("#job-banner-revoke .job-banner")).to_be_hidden()
     expect(page.locator("#revoke-run-button")).to_be_enabled()
