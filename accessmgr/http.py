@@ -1,7 +1,8 @@
 """What the JSON APIs of both apps share: the error body {"message", "errors"?}, the
 decorators that check a call's method, permission and JSON body before the view runs
 (stack them: @api_view("POST") @api_permission(...) @json_body), the one parser of
-page numbers and sizes in query strings, and the one paged JSON list (a JSON array of one
+page numbers and sizes in query strings, the one way to take a page of a Paginator
+(page_get: the pages clamp, the APIs answer an empty page past the end), and the one paged JSON list (a JSON array of one
 page, ?page= and ?pageSize=, with X-Total-Count, X-Page, X-Page-Size, X-Total-Pages and Link).
 """
 
@@ -13,7 +14,7 @@ from functools import wraps
 from urllib.parse import urlencode
 
 from django.core.exceptions import RequestDataTooBig
-from django.core.paginator import Page
+from django.core.paginator import EmptyPage, Page, Paginator
 from django.http import HttpRequest, JsonResponse
 
 API_PAGE_SIZE = 100
@@ -131,6 +132,17 @@ def page_params(request: HttpRequest, errors: dict) -> tuple[int, int]:
             errors[name] = [str(exc)]
             values.append(default)
     return values[0], values[1]
+
+
+def page_get(paginator: Paginator, number: int, *, clamp: bool) -> Page:
+    """Page `number` of any Paginator (a list too); past the end the last page (clamp) or an
+    empty one numbered `number` (the APIs)."""
+    if clamp:
+        return paginator.get_page(number)
+    try:
+        return paginator.page(number)
+    except EmptyPage:
+        return Page([], number, paginator)
 
 
 def paged_json(request: HttpRequest, page: Page, row_json: Callable) -> JsonResponse:

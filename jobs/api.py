@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.http import JsonResponse
 
-from accessmgr.http import api_permission, api_view, json_error, page_params, paged_json
+from accessmgr.http import api_permission, api_view, json_error, page_get, page_params, paged_json
 from jobs import notifications
 from jobs.lock import LockHeld
 from jobs.models import JobRun, NotificationJobRun, RevokeExpiredJobRun
@@ -13,7 +13,6 @@ from jobs.revoke import RevokeResult, revoke_expired_run
 from jobs.runner import JobFailed
 from jobs.status import live_run_cached
 from requests_app.auth import VIEW_ALL_PERMISSION
-from requests_app.selectors import page_get
 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 

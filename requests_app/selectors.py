@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.core.paginator import EmptyPage, Page, Paginator
+from django.core.paginator import Page, Paginator
 from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet, Subquery
 
+from accessmgr.http import page_get
 from requests_app.models import AccessEvent, ExpiryNotification, RevokedAccess, UserAccessRequest
 
 PAGE_SIZE = 50
@@ -99,17 +100,6 @@ class _DeferredJoin:
             page_ids = self.queryset.order_by(*self.ordering).values("id")[start:stop]
         rows = UserAccessRequest.objects.filter(id__in=page_ids).select_related(*self.related)
         return list(rows.order_by(*self.ordering))
-
-
-def page_get(paginator: Paginator, number: int, *, clamp: bool) -> Page:
-    """Page `number` of any Paginator (a list too); past the end the last page (clamp) or an
-    empty one numbered `number` (the APIs)."""
-    if clamp:
-        return paginator.get_page(number)
-    try:
-        return paginator.page(number)
-    except EmptyPage:
-        return Page([], number, paginator)
 
 
 def search_clean(raw: str | None) -> str:
