@@ -21,3 +21,11 @@ class StaffRequestsBackend(BaseBackend):
 # Pages other than My Access, Create Request and one's own request page (every list, the
 # exports, the job pages, Deliveries): 403 (templates/403.html) without VIEW_ALL_PERMISSION.
 view_all_required = permission_required(VIEW_ALL_PERMISSION, raise_exception=True)
+
+
+def request_visible(user, access_request) -> bool:
+    """Whether `user` may see this request's page: with VIEW_ALL_PERMISSION or
+    CHANGE_PERMISSION (who may change a request sees it) every one, else only their own."""
+    if user.has_perm(VIEW_ALL_PERMISSION) or user.has_perm(CHANGE_PERMISSION):
+        return True
+    return access_request.requester_id is not None and access_request.requester_id == user.pk

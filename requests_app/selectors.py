@@ -268,12 +268,6 @@ def access_request_mine(*, requester_id: int, now: datetime, page: int = 1) -> P
     return result
 
 
-def access_request_visible(*, request: UserAccessRequest, user, view_all: bool) -> bool:
-    """Whether `user` may see this request's page: every request with view_all (the view
-    passes it: requests_app.view_all_requests or the change permission), else only their own."""
-    return view_all or (request.requester_id is not None and request.requester_id == user.pk)
-
-
 @dataclass
 class RequestDetail:
     """One request with everything its page shows."""

@@ -14,6 +14,7 @@ from requests_app.auth import (
     CHANGE_PERMISSION,
     CREATE_FOR_OTHERS_PERMISSION,
     VIEW_ALL_PERMISSION,
+    request_visible,
     view_all_required,
 )
 from requests_app.forms import (
@@ -125,9 +126,7 @@ def _detail_render(request, request_id: str, *, extend_form=None, revoke_form=No
         detail = selectors.access_request_detail(request_id=request_id)
     except UserAccessRequest.DoesNotExist:
         raise Http404(f"No access request {request_id}.") from None
-    can_change = request.user.has_perm(CHANGE_PERMISSION)
-    view_all = can_change or request.user.has_perm(VIEW_ALL_PERMISSION)  # who may change it sees it
-    if not selectors.access_request_visible(request=detail.request, user=request.user, view_all=view_all):
+    if not request_visible(request.user, detail.request):
         raise Http404(f"No access request {request_id}.")  # the same answer as for an unknown id
     return render(
         request,
@@ -136,7 +135,7 @@ def _detail_render(request, request_id: str, *, extend_form=None, revoke_form=No
             "detail": detail,
             "r": detail.request,
             "now": db_now(),
-            "can_change": can_change,
+            "can_change": request.user.has_perm(CHANGE_PERMISSION),
             "extend_form": extend_form or ExtendForm(initial={"duration": "90"}),
             "revoke_form": revoke_form or RevokeForm(auto_id=REVOKE_AUTO_ID),
         },
