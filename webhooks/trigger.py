@@ -15,6 +15,8 @@ import threading
 from django.conf import settings
 from django.db import connections, transaction
 
+from webhooks.models import WebhookEndpoint
+
 logger = logging.getLogger(__name__)
 
 TRIGGERED_BY = "after commit"
@@ -35,8 +37,6 @@ def deliveries_soon() -> None:
     """Run the delivery job in this process's trigger thread: start the thread, or, while
     it runs, have it run once more. Nothing when no endpoint is active. Never blocks."""
     global _thread, _again
-    from webhooks.models import WebhookEndpoint
-
     if not settings.WEBHOOK_DELIVER_ON_COMMIT or not WebhookEndpoint.objects.filter(active=True).exists():
         return
     with _guard:
@@ -58,6 +58,7 @@ def deliveries_wait(timeout: float | None = None) -> None:
 
 def _deliver_until_quiet() -> None:
     global _thread, _again
+    # Here, not at the top: jobs.delivery reads webhooks.events, which calls this module.
     from jobs.delivery import deliver_events_run
     from jobs.lock import LockHeld
     from jobs.runner import JobFailed
