@@ -434,6 +434,12 @@ NOTIFY_MAX_WORKERS = env_int("NOTIFY_MAX_WORKERS", 16, minimum=1)
 NOTIFY_SMTP_CONNECTIONS = env_int("NOTIFY_SMTP_CONNECTIONS", 0, minimum=0) or None
 NOTIFY_MAX_SENDS_PER_SECOND = env_float("NOTIFY_MAX_SENDS_PER_SECOND", 0, minimum=0) or None
 NOTIFY_RECORD_RETRY_SECONDS = env_float("NOTIFY_RECORD_RETRY_SECONDS", 0.2, minimum=0)
+# A notice claimed by a run that ended without recording it may have gone out. "hold": it
+# counts as sent (at most once); "resend": the next run sends it again (at least once, same
+# Message-ID). docs/notifications.md.
+NOTIFY_IN_DOUBT = env_str("NOTIFY_IN_DOUBT", "hold").lower()
+if NOTIFY_IN_DOUBT not in ("hold", "resend"):
+    raise ImproperlyConfigured(f"NOTIFY_IN_DOUBT must be hold or resend, got {NOTIFY_IN_DOUBT!r}")
 REQUESTS_COUNTS_CACHE_SECONDS = env_float("REQUESTS_COUNTS_CACHE_SECONDS", 10)
 try:
     REMINDER_DAYS = [int(d) for d in env_list("REMINDER_DAYS", "30,7")]

@@ -176,6 +176,15 @@ ALTER TABLE [RevokeExpiredJobRun] ADD [Holder_Job_Id] nvarchar(36) NULL;
 --
 -- THIS OPERATION CANNOT BE WRITTEN AS SQL
 
+-- Migration jobs.0008_notification_claim
+--
+-- Create model NotificationClaim
+--
+CREATE TABLE [NotificationClaim] ([Id] bigint NOT NULL PRIMARY KEY IDENTITY (1, 1), [Notification_Type] nvarchar(30) NOT NULL, [Claimed_At] datetimeoffset NOT NULL, [Sent_To] nvarchar(254) NOT NULL, [Job_Id] nvarchar(36) NOT NULL, [Expires_On] datetimeoffset NOT NULL, [Message_Id] nvarchar(255) NOT NULL, [Request_Id] nvarchar(50) NOT NULL, CONSTRAINT [notificationclaim_one_per_notice] UNIQUE ([Request_Id], [Notification_Type], [Expires_On]));
+ALTER TABLE [NotificationClaim] ADD CONSTRAINT [NotificationClaim_Request_Id_34698e25_fk_UserAccessRequest_Request_Id] FOREIGN KEY ([Request_Id]) REFERENCES [UserAccessRequest] ([Request_Id]);
+CREATE INDEX [NotificationClaim_Request_Id_34698e25] ON [NotificationClaim] ([Request_Id]);
+CREATE INDEX [nc_job_idx] ON [NotificationClaim] ([Job_Id]);
+
 -- Migration webhooks.0001_webhook_outbox
 --
 -- Create model WebhookEndpoint

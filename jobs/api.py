@@ -72,7 +72,7 @@ def notification_result_json(result: notifications.NotificationResult) -> dict:
             for s in result.sent
         ],
         "failures": [{"requestId": f.request_id, "email": f.email, "error": f.error} for f in result.failed],
-        # Sent, but the record could not be written: the next run may send these again.
+        # Sent, but the record could not be written: held in doubt (NOTIFY_IN_DOUBT).
         "unrecordedCount": len(result.unrecorded),
         "unrecorded": [
             {"requestId": f.request_id, "email": f.email, "error": f.error} for f in result.unrecorded

@@ -142,16 +142,18 @@ class Dialect:
         Request_Id, Notification_Type and Sent_At of each row written. Parameters: per notice
         request id, notification type, sent to, job id, expires on, message id; then the
         fence's job id."""
+        return self._notices_insert(target="ExpiryNotification", stamp="Sent_At", table=table, count=count)
+
+    def notifications_claim_sql(self, table: str, count: int) -> str:
+        """Claim `count` notices before they are sent: NotificationClaim rows, written as
+        notifications_record_sql writes ExpiryNotification rows (same fence, same parameters),
+        skipping notices already claimed. Returns Id, Request_Id, Notification_Type and
+        Claimed_At of each claim written."""
+        return self._notices_insert(target="NotificationClaim", stamp="Claimed_At", table=table, count=count)
+
+    def _notices_insert(self, *, target: str, stamp: str, table: str, count: int) -> str:
         q = self.quote
-        columns = (
-            "Request_Id",
-            "Notification_Type",
-            "Sent_At",
-            "Sent_To",
-            "Job_Id",
-            "Expires_On",
-            "Message_Id",
-        )
+        columns = ("Request_Id", "Notification_Type", stamp, "Sent_To", "Job_Id", "Expires_On", "Message_Id")
         names = ", ".join(q(c) for c in columns)
         rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * count) if count > 0 else _placeholders(count)
         values = "v (c1, c2, c3, c4, c5, c6)"
@@ -164,18 +166,18 @@ class Dialect:
             + ("v" if not self.output_inserted else f"(VALUES {rows}) AS {values}")
             + f" INNER JOIN {q('UserAccessRequest')} r ON r.{q('Request_Id')} = v.c1 WHERE {fence}"
         )
-        target = f"INSERT INTO {q('ExpiryNotification')} ({names})"
-        returned = ("Id", "Request_Id", "Notification_Type", "Sent_At")
+        insert = f"INSERT INTO {q(target)} ({names})"
+        returned = ("Id", "Request_Id", "Notification_Type", stamp)
         if self.output_inserted:  # SQL Server: no ON CONFLICT; NOT EXISTS under a key-range lock
             output = ", ".join(f"INSERTED.{q(c)}" for c in returned)
             return (
-                f"{target} OUTPUT {output} {select} AND NOT EXISTS (SELECT 1 FROM "
-                f"{q('ExpiryNotification')} e{self.lock_hint} WHERE e.{q('Request_Id')} = v.c1 "
+                f"{insert} OUTPUT {output} {select} AND NOT EXISTS (SELECT 1 FROM "
+                f"{q(target)} e{self.lock_hint} WHERE e.{q('Request_Id')} = v.c1 "
                 f"AND e.{q('Notification_Type')} = v.c2 AND e.{q('Expires_On')} = v.c5)"
             )
         returning = ", ".join(q(c) for c in returned)
         return (
-            f"WITH {values} AS (VALUES {rows}) {target} {select} ON CONFLICT DO NOTHING RETURNING {returning}"
+            f"WITH {values} AS (VALUES {rows}) {insert} {select} ON CONFLICT DO NOTHING RETURNING {returning}"
         )
 
     def statement_timeout_sql(self, seconds: float) -> str | None:

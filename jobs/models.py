@@ -196,3 +196,38 @@ class PrunedRunTotals(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} {self.metric} = {self.value:g}"
+
+
+class NotificationClaim(models.Model):
+    """A notice a notification run is about to send (jobs.sending): written, fenced on the
+    run, before the send; deleted with the send's record, or when the send failed or never
+    started. One left behind by a run that ended is "in doubt": it may have gone out, so it
+    counts as sent and is not sent again unless NOTIFY_IN_DOUBT=resend or an operator
+    releases it (docs/notifications.md)."""
+
+    id = models.BigAutoField(primary_key=True, db_column="Id")
+    request = models.ForeignKey(
+        "requests_app.UserAccessRequest",
+        to_field="request_id",
+        db_column="Request_Id",
+        on_delete=models.CASCADE,
+        related_name="notification_claims",
+    )
+    notification_type = models.CharField(max_length=30, db_column="Notification_Type")
+    claimed_at = models.DateTimeField(db_column="Claimed_At")
+    sent_to = models.EmailField(max_length=254, db_column="Sent_To")
+    job_id = models.CharField(max_length=36, db_column="Job_Id")
+    expires_on = models.DateTimeField(db_column="Expires_On")  # the expiry the notice is about
+    message_id = models.CharField(max_length=255, db_column="Message_Id")
+
+    class Meta:
+        db_table = "NotificationClaim"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "notification_type", "expires_on"], name="notificationclaim_one_per_notice"
+            )
+        ]
+        indexes = [models.Index(fields=["job_id"], name="nc_job_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.notification_type} for {self.request_id} claimed by {self.job_id}"

@@ -5,6 +5,7 @@ selector behind the page, the API and the job; `notifications_send()` the one jo
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,13 +16,14 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import DatabaseError, connection
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from accessmgr.db import db_now
 from jobs.emails import email_build, stable_message_id
 from jobs.lock import JobLock
-from jobs.models import NotificationFailure, NotificationJobRun
+from jobs.models import NotificationClaim, NotificationFailure, NotificationJobRun
 from jobs.runner import job_run
 from jobs.sending import Outcome, Written, send_all
 from requests_app.models import NEVER_EXPIRES, AccessEvent, ExpiryNotification, UserAccessRequest
@@ -96,9 +98,27 @@ class PendingNotification:
 _FOR_CURRENT_EXPIRY = Q(notifications__expires_on=F("expires_on")) | Q(notifications__expires_on__isnull=True)
 
 
+def _claims_of(request_id, **fields):
+    return NotificationClaim.objects.filter(request_id=request_id, **fields)
+
+
+def _claimed_for_current_expiry() -> Coalesce:
+    """The request's claimed notices about its current expiry: in doubt (a claim outlives
+    its send only when its record failed), so they count as sent."""
+    claimed = (
+        _claims_of(OuterRef("request_id"), expires_on=OuterRef("expires_on"))
+        .order_by()
+        .values("request_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(claimed), 0)
+
+
 def pending_notifications(*, now: datetime | None = None) -> list[PendingNotification]:
     """Active requests due a reminder now, soonest expiry first: expiry still ahead, at most
-    max(REMINDER_DAYS) UTC calendar days away, never-expiring rows excluded. One query."""
+    max(REMINDER_DAYS) UTC calendar days away, never-expiring rows excluded. A reminder in
+    doubt (claimed, never recorded) counts as sent. One query."""
     now = db_now() if now is None else now
     window = max(settings.REMINDER_DAYS)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -108,7 +128,10 @@ def pending_notifications(*, now: datetime | None = None) -> list[PendingNotific
             expires_on__gt=now,
             expires_on__lt=min(today + timedelta(days=window + 1), NEVER_EXPIRES),
         )
-        .annotate(sent_count=Count("notifications", filter=_FOR_CURRENT_EXPIRY))
+        .annotate(
+            recorded_count=Count("notifications", filter=_FOR_CURRENT_EXPIRY),
+            sent_count=F("recorded_count") + _claimed_for_current_expiry(),
+        )
         .order_by("expires_on", "id")
         .values_list(
             "request_id",
@@ -147,15 +170,18 @@ ACCESS_ENDED = "Access Ended"
 def access_ended_pending(*, now: datetime) -> list[PendingNotification]:
     """Revoked requests whose "Access Ended" notice has not been sent: each request with a
     "Revoked" audit event (revocations before the audit trail have none, so no notice for
-    them) and no ACCESS_ENDED ExpiryNotification. Oldest revocation first. One query."""
+    them) and no ACCESS_ENDED ExpiryNotification or claim (in doubt). Oldest revocation
+    first. One query."""
     sent = ExpiryNotification.objects.filter(
         request_id=OuterRef("request_id"), notification_type=ACCESS_ENDED
     )
+    claimed = _claims_of(OuterRef("request_id"), notification_type=ACCESS_ENDED)
     rows = (
         AccessEvent.objects.filter(
             event_type=AccessEvent.Type.REVOKED, request__status=UserAccessRequest.Status.REVOKED
         )
         .exclude(Exists(sent))
+        .exclude(Exists(claimed))
         .order_by("occurred_at", "id")
         .values_list(
             "request_id",
@@ -338,6 +364,7 @@ class NotificationResult:
     workers: int = 0
     unrecorded: list[FailedSend] = field(default_factory=list)  # sent, record not written
     connections_opened: int = 0  # SMTP connections the run opened
+    released_count: int = 0  # in-doubt claims of earlier runs released (NOTIFY_IN_DOUBT=resend)
 
     @property
     def message(self) -> str:
@@ -350,9 +377,11 @@ class NotificationResult:
             message += f" {self.skipped_count} already recorded (skipped)."
         if self.unrecorded:
             message += (
-                f" {len(self.unrecorded)} were sent but could not be recorded: "
-                "the next run may send them again."
+                f" {len(self.unrecorded)} were sent but could not be recorded: they are held in doubt "
+                "and not sent again unless released (NOTIFY_IN_DOUBT)."
             )
+        if self.released_count:
+            message += f" {self.released_count} in doubt from earlier runs were released and are due again."
         return message
 
     @property
@@ -366,13 +395,31 @@ class NotificationResult:
         return round(sequential / self.parallel_seconds, 1) if sequential and self.parallel_seconds else None
 
 
+def in_doubt_release(lock: JobLock) -> int:
+    """NOTIFY_IN_DOUBT=resend: delete the claims earlier runs left (this run holds the lock,
+    so none is in flight), so their notices are due again; how many. "hold": 0."""
+    if settings.NOTIFY_IN_DOUBT != "resend":
+        return 0
+    released, _ = NotificationClaim.objects.exclude(job_id=lock.job_id).delete()
+    if released:
+        lock.log(
+            logging.WARNING,
+            f"Job notifications run {lock.job_id}: {released} notices in doubt (claimed by earlier runs, "
+            "never recorded) released; they are sent again (NOTIFY_IN_DOUBT=resend)",
+            event="in_doubt_released",
+            released=released,
+        )
+    return released
+
+
 def _notify(lock: JobLock, *, should_fail) -> NotificationResult:
+    released = in_doubt_release(lock)
     pending = pending_notifications()
     total = len(pending)
     lock.counts.update(success_count=0, failed_count=0, processed_count=0, total_count=total)
     lock.progress(processed=0, total=total)
     if not pending:
-        return NotificationResult(job_id=lock.job_id, total=0)
+        return NotificationResult(job_id=lock.job_id, total=0, released_count=released)
     report = send_all(
         lock,
         pending,
@@ -402,6 +449,7 @@ def _notify(lock: JobLock, *, should_fail) -> NotificationResult:
         workers=report.workers,
         unrecorded=failures("unrecorded"),
         connections_opened=report.connections_opened,
+        released_count=released,
     )
 
 

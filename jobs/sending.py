@@ -1,12 +1,15 @@
 """Send many emails in parallel under a job's lock and record each one sent: the sending
 machinery of the notification job, generic over the item sent.
 
-Pool threads only send; they use no database connection. Each send takes one of at most
-NOTIFY_SMTP_CONNECTIONS email connections (opened on first use, reused, closed after an error
-and at the end of the run) and hands the sent item to one recorder thread, which writes the
-records in batches, fenced on the run, on its own connection, one transaction per batch. A
-failed send is never recorded; a record that fails is retried, never reported as a failed send.
-What a crash can lose and where duplicates can arise: docs/notifications.md.
+The run's own thread claims each notice (a NotificationClaim row, fenced on the run) just
+before a pool thread may send it, a few at a time as threads come free. Pool threads only
+send; they use no database connection. Each send takes one of at most NOTIFY_SMTP_CONNECTIONS
+email connections (opened on first use, reused, closed after an error and at the end of the
+run) and hands the sent item to one recorder thread, which writes the records in batches,
+fenced on the run, on its own connection, one transaction per batch, deleting their claims.
+A failed send is never recorded and its claim is released; a record that fails is retried,
+never reported as a failed send, and its claim stays: the notice is "in doubt" and is not
+sent again by another run. What a crash can lose: docs/notifications.md.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import queue
 import smtplib
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +34,7 @@ from django.db import DatabaseError, connection
 from accessmgr.db import db_datetime
 from jobs.dialects import dialect_for
 from jobs.lock import IN_PROGRESS, JobLock, LockLost, statement_timeout
+from jobs.models import NotificationClaim
 
 logger = logging.getLogger("jobs.sending")
 
@@ -52,12 +57,14 @@ class SimulatedFailure(Exception):
 class Outcome:
     """What became of one item. "pending": sent, its record not written yet; then "sent"
     (recorded), "skipped" (recorded meanwhile by someone else) or "unrecorded" (sent, but
-    the record could not be written: it may be sent again). Or "failed" / "cancelled"."""
+    the record could not be written: its claim stays, so it is in doubt). Or "failed",
+    "cancelled" (never sent) or, before any send, "skipped" (claimed by an earlier run)."""
 
     item: Any
     status: str
     error: str = ""
     sent_at: datetime | None = None  # "sent": Sent_At as recorded
+    claim_id: int | None = None  # its NotificationClaim row (jobs.sending.Claims)
 
 
 # --- Email connections ----------------------------------------------------------------------
@@ -145,20 +152,39 @@ class Written:
     sent_at: datetime
 
 
+def _notices_write(sql: str, *, rows: Sequence[tuple], job_id: str) -> dict[tuple, Written]:
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [value for row in rows for value in (*row[:4], adapt(row[4]), row[5])] + [job_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {
+            (request_id, kind): Written(id, db_datetime(stamp))
+            for id, request_id, kind, stamp in cursor.fetchall()
+        }
+
+
 def notifications_record(*, rows: Sequence[tuple], run_table: str, job_id: str) -> dict[tuple, Written]:
     """Write `rows` (request id, notification type, sent to, job id, expires on, message id)
     in one statement while run `job_id` holds its lock; {(request id, type): Written} of the
     rows written. Notices already recorded, or of requests gone, are left out. Expires on is
     a datetime, adapted here for the connection."""
     sql = dialect_for().notifications_record_sql(run_table, len(rows))
-    adapt = connection.ops.adapt_datetimefield_value
-    params = [value for row in rows for value in (*row[:4], adapt(row[4]), row[5])] + [job_id]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {
-            (request_id, kind): Written(id, db_datetime(sent_at))
-            for id, request_id, kind, sent_at in cursor.fetchall()
-        }
+    return _notices_write(sql, rows=rows, job_id=job_id)
+
+
+def notifications_claim(*, rows: Sequence[tuple], run_table: str, job_id: str) -> dict[tuple, Written]:
+    """Claim `rows` (as notifications_record takes them) in one statement while run `job_id`
+    holds its lock; {(request id, type): Written} of the claims written (Written.id is the
+    claim's Id). Notices already claimed, or of requests gone, are left out."""
+    sql = dialect_for().notifications_claim_sql(run_table, len(rows))
+    return _notices_write(sql, rows=rows, job_id=job_id)
+
+
+def claims_release(ids: Sequence[int]) -> None:
+    """Delete the claims `ids` (by Id, so a claim another run made since is never touched)."""
+    step = dialect_for().max_parameters - 1
+    for start in range(0, len(ids), step):
+        NotificationClaim.objects.filter(id__in=ids[start : start + step]).delete()
 
 
 _STOP = object()
@@ -238,6 +264,8 @@ class Recorder:
                 with statement_timeout():  # one transaction, each statement bounded
                     written = notifications_record(rows=rows, run_table=table, job_id=self.lock.job_id)
                     ours = bool(written) or self._ours()
+                    if ours:  # the batch's claims go with its records (a lost run keeps them)
+                        claims_release([o.claim_id for o in batch if o.claim_id is not None])
                     if written:
                         self._also(
                             [
@@ -284,7 +312,7 @@ class Recorder:
         self.lock.log(
             logging.ERROR,
             f"Job {self.lock.job.job_name} run {self.lock.job_id}: {len(batch)} reminders were SENT BUT NOT "
-            f"RECORDED and may be sent again by the next run ({error}): "
+            f"RECORDED; their claims keep them from being sent again ({error}): "
             + ", ".join(str(self._key(o.item)) for o in batch),
             event="record_failed",
             unrecorded=[list(self._key(o.item)) for o in batch],
@@ -319,19 +347,19 @@ class Sender:
     should_fail: Callable[[Any], str]
     delay: float
 
-    def send(self, item: Any) -> Outcome:
-        """One task, on a pool thread: build, wait (the simulated latency), send, hand to the
-        recorder. Never raises: an error is a failed outcome."""
+    def send(self, item: Any, claim_id: int) -> Outcome:
+        """One task, on a pool thread, for a claimed item: build, wait (the simulated
+        latency), send, hand to the recorder. Never raises: an error is a failed outcome."""
         try:
             message = self.build(item)
             if self.stop.wait(self.delay) or (self.rate and not self.rate.wait(self.stop)):
-                return Outcome(item, "cancelled")
+                return Outcome(item, "cancelled", claim_id=claim_id)
             reason = self.should_fail(item)
             if reason:
                 raise SimulatedFailure(reason)
             # No send starts once the lease has run out or the lock is lost.
             if not self.connections.send(message, may_send=self.lock.lease_held):
-                return Outcome(item, "cancelled")
+                return Outcome(item, "cancelled", claim_id=claim_id)
         except Exception as exc:
             logger.warning(
                 "notification failed request=%s email=%s error=%s",
@@ -339,17 +367,84 @@ class Sender:
                 getattr(item, "email", ""),
                 exc,
             )
-            return Outcome(item, "failed", str(exc) or type(exc).__name__)
+            return Outcome(item, "failed", str(exc) or type(exc).__name__, claim_id=claim_id)
         finally:
             connection.close()  # senders use none; an email backend that opened one must not keep it
-        outcome = Outcome(item, "pending")
+        outcome = Outcome(item, "pending", claim_id=claim_id)
         self.recorder.put(outcome)
         return outcome
 
 
+class Claims:
+    """The run's claims, made on the calling thread's connection: claim() before items are
+    handed to the senders, release() of those that were never sent once they are done."""
+
+    def __init__(self, *, lock: JobLock, row: Callable[[Any], tuple], key: Callable[[Any], tuple]):
+        self.lock = lock
+        self._row = row
+        self._key = key
+        self.batch_rows = min(RECORD_BATCH_ROWS, (dialect_for().max_parameters - 1) // RECORD_COLUMNS)
+
+    def claim(self, items: Sequence[Any]) -> tuple[list[tuple[Any, int]], list[Outcome]]:
+        """Claim `items` (at most batch_rows) in one fenced statement: ([(item, claim id)] to
+        send, [skipped outcomes] of those an earlier run claimed). Marks the lock lost and
+        claims nothing when the run's row is no longer ours. A database error is retried on
+        a fresh connection while the lease holds, then raised."""
+        rows = [self._row(item) for item in items]
+        table = self.lock.job._meta.db_table
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                with statement_timeout():
+                    claimed = notifications_claim(rows=rows, run_table=table, job_id=self.lock.job_id)
+                    if (
+                        not claimed
+                        and not self.lock.job.objects.filter(
+                            job_id=self.lock.job_id, status=IN_PROGRESS
+                        ).exists()
+                    ):
+                        self.lock.mark_lost()
+                        return [], []
+                break
+            except DatabaseError:
+                if attempt == RECORD_ATTEMPTS or not self.lock.lease_held():
+                    raise
+                connection.close()
+                time.sleep(settings.NOTIFY_RECORD_RETRY_SECONDS * 2 ** (attempt - 1))
+        to_send, skipped = [], []
+        for item in items:
+            written = claimed.get(self._key(item))
+            if written is None:
+                skipped.append(Outcome(item, "skipped", "claimed by an earlier run (in doubt)"))
+            else:
+                to_send.append((item, written.id))
+        return to_send, skipped
+
+    def release(self, ids: list[int]) -> None:
+        """Delete the claims of notices that were never sent, so the next run sends them.
+        Not fenced: a notice not sent may be made due again by anyone. Retried like a record;
+        if it never lands the notices stay in doubt, and that is logged."""
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                with statement_timeout():
+                    claims_release(ids)
+                return
+            except DatabaseError:
+                connection.close()
+                if attempt < RECORD_ATTEMPTS:
+                    time.sleep(settings.NOTIFY_RECORD_RETRY_SECONDS * 2 ** (attempt - 1))
+        self.lock.log(
+            logging.ERROR,
+            f"Job {self.lock.job.job_name} run {self.lock.job_id}: the claims of {len(ids)} notices that were "
+            "NOT SENT could not be released; they stay in doubt and are not sent until released "
+            "(docs/notifications.md)",
+            event="claims_release_failed",
+            claims=ids,
+        )
+
+
 @dataclass(frozen=True)
 class SendReport:
-    outcomes: list[Outcome]  # in the order of the items (cancelled ones left out)
+    outcomes: list[Outcome]  # of the items sent or tried, then those skipped (never-run ones left out)
     workers: int
     parallel_seconds: float  # the sends, from the first submitted to the last recorded
     connections_opened: int
@@ -367,11 +462,14 @@ def send_all(
 ) -> SendReport:
     """Send `build(item)` for each item on at most NOTIFY_MAX_WORKERS threads and record each
     sent one (`row(item)`, recognised again by `key(item)`; `also(written)` in the same
-    transaction, see Recorder). Reports progress from this thread
-    once a second; stops (drops queued sends) when the lock is lost or its lease runs out. The
-    run's counts are kept in `lock.counts`, also when it is interrupted.
+    transaction, see Recorder). Each item is claimed first, from this thread, as threads come
+    free (at most a quarter of the workers ahead); an item an earlier run claimed is skipped.
+    Reports progress from this thread once a second; stops (drops queued sends) when the lock
+    is lost or its lease runs out. The run's counts are kept in `lock.counts`, also when it
+    is interrupted.
 
-    Raises LockLost when the lock was lost; then the outcomes are in `lock.counts` only."""
+    Raises LockLost when the lock was lost; then the outcomes are in `lock.counts` only;
+    DatabaseError when a claim could not be written."""
     total = len(items)
     workers = min(settings.NOTIFY_MAX_WORKERS, total)
     sender = Sender(
@@ -384,21 +482,42 @@ def send_all(
         should_fail=should_fail,
         delay=settings.NOTIFY_SEND_DELAY_SECONDS,
     )
-    futures = []
+    claims = Claims(lock=lock, row=row, key=key)
+    ahead = max(1, workers // 4)  # claimed items waiting for a thread, at most
+    todo = deque(items)
+    futures, skipped, claim_of = [], [], {}
     started = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"notify-{lock.job_id[:8]}") as pool:
             try:
                 _warm(pool, workers)
                 started = time.monotonic()
-                futures = [pool.submit(sender.send, item) for item in items]
-                running = set(futures)
-                while running:
-                    _, running = wait(running, timeout=PROGRESS_EVERY_SECONDS)
+                next_progress = started + PROGRESS_EVERY_SECONDS
+                running: set = set()
+                while True:
+                    free = workers + ahead - len(running)
+                    if todo and (free >= ahead or not running):
+                        batch = [todo.popleft() for _ in range(min(free, claims.batch_rows, len(todo)))]
+                        to_send, passed = claims.claim(batch)
+                        skipped += passed
+                        for item, claim_id in to_send:
+                            futures.append(future := pool.submit(sender.send, item, claim_id))
+                            running.add(future)
+                            claim_of[future] = claim_id
+                    if not running and (not todo or lock.lost.is_set()):
+                        break
+                    if running:
+                        _, running = wait(
+                            running,
+                            timeout=max(0.0, next_progress - time.monotonic()),
+                            return_when=FIRST_COMPLETED,
+                        )
                     if not lock.lease_held():
                         break
-                    if running and not lock.progress(processed=total - len(running), total=total):
-                        break
+                    if running and time.monotonic() >= next_progress:
+                        next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
+                        if not lock.progress(processed=total - len(todo) - len(running), total=total):
+                            break
             finally:
                 # Lock lost or interrupted (SIGTERM, Ctrl-C), also while submitting: drop queued
                 # sends, wake the waiting ones; sends already going finish and the pool joins them.
@@ -410,6 +529,11 @@ def send_all(
         sender.connections.close()
         sender.recorder.close()  # records every send handed over, also after an interrupt
         outcomes = [f.result() for f in futures if f.done() and not f.cancelled()]
+        unsent = [o.claim_id for o in outcomes if o.status in ("failed", "cancelled")]
+        unsent += [claim_of[f] for f in futures if f.cancelled()]
+        if unsent:
+            claims.release(unsent)
+        outcomes += skipped
         _count(lock, outcomes, total)
     if lock.lost.is_set():
         raise LockLost(lock.lost_error)

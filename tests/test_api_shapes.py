@@ -148,7 +148,7 @@ def test_notification_run_done(operator_client, some_requests, make_request):
                 {"requestId": "str", "email": "str", "type": "str", "daysLeft": "int", "sentAt": "str"}
             ],
             "failures": [{"requestId": "str", "email": "str", "error": "str"}],
-            "unrecordedCount": "int",  # sent, record not written: may be sent again
+            "unrecordedCount": "int",  # sent, record not written: held in doubt
             "unrecorded": [{"requestId": "str", "email": "str", "error": "str"}],
             "performance": {
                 "parallelSeconds": "float|int",

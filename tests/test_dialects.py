@@ -98,7 +98,10 @@ def test_every_microsoft_string_is_collected():
     assert {"revocations_insert_sql(3)", "revoke_update_sql(3)", "revocation_events_insert_sql(3)"} <= set(
         texts
     )
-    assert "notifications_record_sql(NotificationJobRun, 3)" in texts
+    assert {
+        "notifications_record_sql(NotificationJobRun, 3)",
+        "notifications_claim_sql(NotificationJobRun, 3)",
+    } <= set(texts)
     assert "revoke_events_insert_sql(3)" in texts
 
 
@@ -379,16 +382,28 @@ NOTIFICATION_COLUMNS = [
     "Message_Id",
 ]
 RECORD_RETURNS = ["Id", "Request_Id", "Notification_Type", "Sent_At"]
+# The two statements of a notice: its claim before the send, its record after it.
+NOTICE_WRITES = {
+    "record": ("notifications_record_sql", "ExpiryNotification", "Sent_At"),
+    "claim": ("notifications_claim_sql", "NotificationClaim", "Claimed_At"),
+}
 
 
-def test_notifications_record_on_sql_server_is_one_fenced_insert_select_with_output():
-    sql = MICROSOFT.notifications_record_sql("NotificationJobRun", 3)
+def _with_stamp(columns: list[str], stamp: str) -> list[str]:
+    return [stamp if c == "Sent_At" else c for c in columns]
+
+
+@pytest.mark.parametrize("write", sorted(NOTICE_WRITES))
+def test_notice_writes_on_sql_server_are_one_fenced_insert_select_with_output(write):
+    method, target, stamp = NOTICE_WRITES[write]
+    sql = getattr(MICROSOFT, method)("NotificationJobRun", 3)
     assert sql.count("%s") == 3 * 6 + 1
     insert = parse_tsql(sql.replace("%s", "'x'"))
     assert isinstance(insert, exp.Insert)
-    assert insert.this.this.name == "ExpiryNotification"
-    assert [c.name for c in insert.this.expressions] == NOTIFICATION_COLUMNS
-    assert [c.name for c in insert.args["returning"].expressions] == RECORD_RETURNS  # OUTPUT INSERTED.…
+    assert insert.this.this.name == target
+    assert [c.name for c in insert.this.expressions] == _with_stamp(NOTIFICATION_COLUMNS, stamp)
+    returned = [c.name for c in insert.args["returning"].expressions]  # OUTPUT INSERTED.…
+    assert returned == _with_stamp(RECORD_RETURNS, stamp)
     select = insert.expression
     assert isinstance(select, exp.Select)
     assert function_names(select.expressions[2]) == {"SYSUTCDATETIME"}
@@ -398,20 +413,23 @@ def test_notifications_record_on_sql_server_is_one_fenced_insert_select_with_out
     # The fence: the run's own row, still InProgress, under an update lock; no duplicate per expiry.
     assert "EXISTS(SELECT 1 FROM [NotificationJobRun] WITH (UPDLOCK, HOLDLOCK)" in where
     assert "[Status] = 'InProgress'" in where
-    assert "NOT EXISTS(SELECT 1 FROM [ExpiryNotification] AS e WITH (UPDLOCK, HOLDLOCK)" in where
+    assert f"NOT EXISTS(SELECT 1 FROM [{target}] AS e WITH (UPDLOCK, HOLDLOCK)" in where
     assert "[Expires_On] = v.c5" in where
 
 
+@pytest.mark.parametrize("write", sorted(NOTICE_WRITES))
 @pytest.mark.parametrize(
     "dialect,read", [(SQLITE, "sqlite"), (POSTGRESQL, "postgres")], ids=["sqlite", "postgresql"]
 )
-def test_notifications_record_is_one_fenced_insert_that_skips_duplicates(dialect, read):
-    sql = dialect.notifications_record_sql("NotificationJobRun", 2)
+def test_notice_writes_are_one_fenced_insert_that_skips_duplicates(dialect, read, write):
+    method, target, stamp = NOTICE_WRITES[write]
+    sql = getattr(dialect, method)("NotificationJobRun", 2)
     assert sql.count("%s") == 2 * 6 + 1
     (insert,) = sqlglot.parse(sql.replace("%s", "'x'").replace("%%", "%"), read=read)
     assert isinstance(insert, exp.Insert)
-    assert [c.name for c in insert.this.expressions] == NOTIFICATION_COLUMNS
-    assert [c.name for c in insert.args["returning"].expressions] == RECORD_RETURNS
+    assert insert.this.this.name == target
+    assert [c.name for c in insert.this.expressions] == _with_stamp(NOTIFICATION_COLUMNS, stamp)
+    assert [c.name for c in insert.args["returning"].expressions] == _with_stamp(RECORD_RETURNS, stamp)
     assert "ON CONFLICT DO NOTHING" in sql
     assert 'FROM "NotificationJobRun" WHERE "Job_Id" = %s AND "Status" = \'InProgress\'' in sql
     if dialect is POSTGRESQL:
@@ -474,6 +492,7 @@ def test_schema_sql_parses_and_creates_every_seed_table():
         "AccessEvent",
         "NotificationJobRun",
         "NotificationFailure",
+        "NotificationClaim",
         "RevokeExpiredJobRun",
         "ScheduledTick",
         "PrunedRunTotals",

@@ -14,7 +14,7 @@ import jobs.lock
 import jobs.sending
 from jobs.api import notification_result_json
 from jobs.lock import lease_seconds, lock_acquire
-from jobs.models import NotificationJobRun
+from jobs.models import NotificationClaim, NotificationJobRun
 from jobs.notifications import PendingNotification, notifications_send
 from jobs.runner import JobFailed
 from jobs.sending import notifications_record
@@ -88,16 +88,24 @@ def test_a_batch_that_never_records_is_reported_as_sent_not_recorded(monkeypatch
     assert (result["notifiedCount"], result["failedCount"], result["unrecordedCount"]) == (0, 0, 3)
     assert {u["requestId"] for u in result["unrecorded"]} == {r.request_id for r in requests}
     assert all("could not be recorded" in u["error"] for u in result["unrecorded"])
-    assert "may send them again" in result["message"]
+    assert "held in doubt" in result["message"]
     assert len(mail.outbox) == 3 and not recorded()
     assert not AccessEvent.objects.exists() and not WebhookEvent.objects.exists()
     run = NotificationJobRun.objects.get(job_id=result["jobId"])
     assert (run.status, run.success_count, run.failed_count) == ("Completed", 3, 0)  # they went out
     assert any(getattr(r, "event", "") == "record_failed" and r.levelname == "ERROR" for r in caplog.records)
 
+    assert NotificationClaim.objects.filter(job_id=result["jobId"]).count() == 3  # in doubt
+
     monkeypatch.undo()
-    again = send()  # at least once: not recorded means sent again, with the same Message-ID
+    held = send()  # NOTIFY_IN_DOUBT=hold: in doubt counts as sent, so nothing is due
+    assert (held["notifiedCount"], len(mail.outbox)) == (0, 3) and "No requests need" in held["message"]
+
+    settings.NOTIFY_IN_DOUBT = "resend"  # at least once: sent again, with the same Message-ID
+    again = send()
     assert again["notifiedCount"] == 3 and recorded() == {r.request_id for r in requests}
+    assert "3 in doubt from earlier runs were released" in again["message"]
+    assert not NotificationClaim.objects.exists()
     assert sorted(m.extra_headers["Message-ID"] for m in mail.outbox[:3]) == sorted(
         m.extra_headers["Message-ID"] for m in mail.outbox[3:]
     )

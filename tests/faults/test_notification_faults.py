@@ -1,7 +1,7 @@
 """The notification job under faults: `manage.py run_notifications` in a child process whose
 database traffic goes through a FaultProxy, sending to an SmtpSink. Every reminder must
 be delivered once: a stalled run must stop sending before another run takes its lease
-over, and a send whose record failed must not be sent again.
+over, and a send whose record failed must not be sent again (its claim holds it).
 
 The stalled run stops on its own clock (its lease, jobs.lock.JobLock.lease_held) and its
 records are fenced on its run row; a record that fails is retried by the recorder and, if
@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from jobs.models import NotificationJobRun
+from jobs.models import NotificationClaim, NotificationJobRun
 from requests_app.models import ExpiryNotification, UserAccessRequest
 from tests.factories import requests_make
 from tests.faults.child import ManageCommand, wait_for
@@ -67,10 +67,9 @@ def test_a_stalled_holder_sends_nothing_after_another_server_takes_over(
     due, db_proxy, proxied_env, child_env, smtp_sink, tmp_path
 ):
     """The stalled run stops sending on its own clock before the taker can win, and writes
-    nothing after the takeover. What it had sent and could not record before the stall is
-    the at-least-once gap (docs/notifications.md): the taker sends those again, and only
-    those; the stalled run names each one in its log, and both copies carry the same
-    Message-ID, so a receiver can drop the second."""
+    nothing after the takeover. What it had sent and could not record is in doubt: its
+    claims stay, so the taker does not send those again (NOTIFY_IN_DOUBT=hold): every
+    reminder is delivered exactly once."""
     db_proxy.delay(0.01)
     stalled = notify_run(proxied_env, smtp_sink, tmp_path, "stalled")
     wait_for(lambda: len(smtp_sink.delivered) >= 10, "the first sends")
@@ -87,27 +86,24 @@ def test_a_stalled_holder_sends_nothing_after_another_server_takes_over(
     assert holder.status in ("Abandoned", "Failed")
     late = ExpiryNotification.objects.filter(job_id=holder.job_id, sent_at__gt=holder.completed_at)
     assert late.count() == 0, "the stalled run wrote records after it was taken over"
+    assert delivered_twice(smtp_sink) == {} and smtp_sink.duplicates() == {}
     assert len(smtp_sink.recipients()) == DUE
 
     email_of = dict(UserAccessRequest.objects.values_list("request_id", "requestor_email"))
+    in_doubt = set(
+        NotificationClaim.objects.filter(job_id=holder.job_id).values_list("request_id", flat=True)
+    )
+    assert in_doubt, "the stall left sends the stalled run could not record"
+    assert in_doubt == unrecorded_by(stalled.stderr)  # each one named in its log
     by_holder = {
         email_of[r]
         for r in ExpiryNotification.objects.filter(job_id=holder.job_id).values_list("request_id", flat=True)
-    } | {email_of[r] for r in unrecorded_by(stalled.stderr)}
+    } | {email_of[r] for r in in_doubt}
     by_taker = set(ExpiryNotification.objects.filter(job_id=taker.job_id).values_list("sent_to", flat=True))
-    twice = delivered_twice(smtp_sink)
-    # Sent twice: exactly what the stalled run sent and reported unrecorded, nothing else.
-    assert set(twice) == {email_of[r] for r in unrecorded_by(stalled.stderr)}
-    assert set(twice) == by_holder & by_taker
-    assert all(n == 2 for n in twice.values())
-    assert smtp_sink.duplicates().keys() == {(m, to) for (m, to) in smtp_sink.deliveries() if to in twice}, (
-        "both copies of a reminder carry the same Message-ID"
-    )
+    assert by_holder.isdisjoint(by_taker) and len(by_holder | by_taker) == DUE
     # The stalled run's sends all came before the taker's first.
     order = [d.recipient for d in smtp_sink.delivered]
-    first_by_taker = min(
-        i for i, to in enumerate(order) if to in by_taker and (to not in twice or order.index(to) < i)
-    )
+    first_by_taker = min(order.index(to) for to in by_taker)
     assert all(order.index(to) < first_by_taker for to in by_holder)
 
 
@@ -120,15 +116,18 @@ def test_a_database_cut_mid_run_sends_nothing_twice(
     db_proxy.cut()  # the records in flight fail; their emails were delivered
     cut_code, cut_result = cut.wait()
     db_proxy.restore()
-    # The recorder retried on fresh connections: no delivered reminder is reported failed
-    # (an "unrecorded" one would be exit 3, and the next run would send it again).
-    assert cut_code in (0, 3) and cut_result["failedCount"] == 0, cut.stderr[-2000:]
+    # No delivered reminder is reported failed: the recorder retried on fresh connections,
+    # and what it could not record is "unrecorded" (exit 3), held by its claim. A run that
+    # could not claim its next sends ends Failed (exit 1) with the error.
+    assert cut_code in (0, 1, 3), cut.stderr[-2000:]
+    assert cut_result is None or cut_result.get("failedCount", 0) == 0, cut_result
 
     code, _ = run_until_not_refused(child_env, smtp_sink, tmp_path, "next")
     assert code == 0
     assert delivered_twice(smtp_sink) == {}
     assert len(smtp_sink.recipients()) == DUE
-    assert ExpiryNotification.objects.count() == DUE
+    # Each delivered once and recorded, or held in doubt by its claim.
+    assert ExpiryNotification.objects.count() + NotificationClaim.objects.count() == DUE
 
 
 POOL_DUE = 400

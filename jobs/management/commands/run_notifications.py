@@ -61,7 +61,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  FAILED  {failure.request_id}  {failure.email}  {failure.error}")
         for unrecorded in result.unrecorded:
             self.stdout.write(
-                f"  SENT, NOT RECORDED (may be sent again)  {unrecorded.request_id}  {unrecorded.email}  "
+                f"  SENT, NOT RECORDED (held in doubt)  {unrecorded.request_id}  {unrecorded.email}  "
                 f"{unrecorded.error}"
             )
         if result.workers:
