@@ -388,8 +388,8 @@ class Claims:
     def claim(self, items: Sequence[Any]) -> tuple[list[tuple[Any, int]], list[Outcome]]:
         """Claim `items` (at most batch_rows) in one fenced statement: ([(item, claim id)] to
         send, [skipped outcomes] of those an earlier run claimed). Marks the lock lost and
-        claims nothing when the run's row is no longer ours. A database error is retried on
-        a fresh connection while the lease holds, then raised."""
+        claims nothing when the run's row is no longer ours or its lease ran out. A database
+        error is retried on a fresh connection while the lease holds, then raised."""
         rows = [self._row(item) for item in items]
         table = self.lock.job._meta.db_table
         for attempt in range(1, RECORD_ATTEMPTS + 1):
@@ -406,7 +406,10 @@ class Claims:
                         return [], []
                 break
             except DatabaseError:
-                if attempt == RECORD_ATTEMPTS or not self.lock.lease_held():
+                if not self.lock.lease_held():  # its lease ran out meanwhile: the run stops itself
+                    connection.close()
+                    return [], []
+                if attempt == RECORD_ATTEMPTS:
                     raise
                 connection.close()
                 time.sleep(settings.NOTIFY_RECORD_RETRY_SECONDS * 2 ** (attempt - 1))
