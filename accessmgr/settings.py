@@ -424,6 +424,13 @@ if JOB_STALE_AFTER_SECONDS - _margin <= JOB_HEARTBEAT_SECONDS:
         f"JOB_HEARTBEAT_SECONDS ({JOB_HEARTBEAT_SECONDS:g} s): otherwise a healthy run's lease would end "
         "between two heartbeats"
     )
+# django-anymail, for EMAIL_BACKEND=anymail.backends.<provider>.EmailBackend: its settings from
+# the ANYMAIL_<NAME> variables (ANYMAIL_POSTMARK_SERVER_TOKEN → ANYMAIL["POSTMARK_SERVER_TOKEN"]),
+# and its HTTP calls bounded by EMAIL_TIMEOUT like an SMTP send (docs/notifications.md).
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")
+}
+ANYMAIL["REQUESTS_TIMEOUT"] = EMAIL_TIMEOUT
 REVOKE_DELAY_SECONDS = env_float("REVOKE_DELAY_SECONDS", 15)
 REVOKE_CHUNK_SIZE = env_int("REVOKE_CHUNK_SIZE", 0)  # 0: the database's own (jobs.revoke.revoke_chunk_ids)
 NOTIFY_SEND_DELAY_SECONDS = env_float("NOTIFY_SEND_DELAY_SECONDS", 10)

@@ -7,14 +7,18 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from anymail.exceptions import AnymailAPIError
+from anymail.message import AnymailRecipientStatus
+from anymail.signals import pre_send
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.db import connection, connections
 
 from accessmgr.db import db_now
 from jobs.api import notification_result_json
+from jobs.emails import stable_message_id
 from jobs.lock import LockHeld
-from jobs.models import NotificationJobRun
+from jobs.models import NotificationFailure, NotificationJobRun
 from jobs.notifications import (
     NotifyOptionsError,
     days_left,
@@ -25,6 +29,7 @@ from jobs.notifications import (
 from jobs.runner import JobFailed
 from jobs.status import live_run
 from requests_app.models import NEVER_EXPIRES, ExpiryNotification, UserAccessRequest
+from tests.conftest import django_start
 from tests.factories import expiry_in, lock_held, request_make, requests_make
 
 # --- The decision table -----------------------------------------------------------------
@@ -440,3 +445,115 @@ def test_a_run_that_lost_its_lock_stops_sending(settings):
     run = NotificationJobRun.objects.get()
     assert (run.status, run.success_count, run.total_count) == ("Failed", 1, 5)  # it keeps its counts
     assert failed.value.counts["success_count"] == 1
+
+
+# --- Through an email API (django-anymail) ---------------------------------------------------
+
+
+@pytest.fixture
+def email_api(settings):
+    """EMAIL_BACKEND is anymail's test backend, which keeps each message it is given in
+    mail.outbox (a failed one too). The provider answers `refusals[address]` for an address
+    in the dict returned: an AnymailAPIError to raise (as an HTTP 429 or 5xx does) or a
+    recipient status."""
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    refusals = {}
+
+    def answer(sender, message, **kwargs):
+        response = refusals.get(message.to[0])
+        if isinstance(response, AnymailRecipientStatus):
+            response = {"recipient_status": {message.to[0]: response}}
+        if response is not None:
+            message.anymail_test_response = response
+
+    pre_send.connect(answer, weak=False)
+    try:
+        yield refusals
+    finally:
+        pre_send.disconnect(answer)
+
+
+def api_message_ids(address: str) -> list[str]:
+    """The Message-ID header of each message handed to the email API for `address`."""
+    return [m.anymail_test_params["extra_headers"]["Message-ID"] for m in mail.outbox if m.to[0] == address]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_email_api_sends_each_due_reminder_once_with_its_stable_message_id(email_api, settings):
+    settings.NOTIFY_MAX_WORKERS = 4
+    now = db_now()
+    due = [request_make(expires_on=expiry_in(8 + i, now)) for i in range(8)]
+    due.append(request_make(expires_on=expiry_in(3, now), reminders=1))  # its 7-Day Reminder
+
+    result = send(triggered_by="t")
+
+    assert (result["notifiedCount"], result["failedCount"], result["skippedCount"]) == (9, 0, 0)
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(r.requestor_email for r in due)
+    assert all(m.anymail_status.status == {"sent"} for m in mail.outbox)
+    rows = ExpiryNotification.objects.filter(job_id=result["jobId"])
+    assert {(r.request_id, r.notification_type) for r in rows} == {
+        *((r.request_id, "30-Day Reminder") for r in due[:8]),
+        (due[8].request_id, "7-Day Reminder"),
+    }
+    for row in rows:
+        expected = stable_message_id(row.request_id, row.notification_type, row.expires_on.isoformat())
+        assert row.message_id == expected
+        assert api_message_ids(row.sent_to) == [expected]
+    # Nothing is due any more: the next run hands the API nothing.
+    assert send(triggered_by="t")["notifiedCount"] == 0 and len(mail.outbox) == 9
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        AnymailAPIError("Postmark API response 429 (Too Many Requests) (injected)"),
+        AnymailRecipientStatus(message_id=None, status="rejected"),
+    ],
+    ids=["api-error", "recipient-rejected"],
+)
+@pytest.mark.django_db(transaction=True)
+def test_an_email_api_refusal_is_a_failed_send_that_the_next_run_sends_again(email_api, refusal):
+    now = db_now()
+    ok = request_make(expires_on=expiry_in(10, now))
+    refused = request_make(expires_on=expiry_in(11, now))
+    email_api[refused.requestor_email] = refusal
+
+    first = send(triggered_by="t")
+
+    assert (first["notifiedCount"], first["failedCount"]) == (1, 1)
+    assert [f["requestId"] for f in first["failures"]] == [refused.request_id]
+    assert set(ExpiryNotification.objects.values_list("request_id", flat=True)) == {ok.request_id}
+    failure = NotificationFailure.objects.get(job_id=first["jobId"])
+    assert (failure.request_id, failure.notification_type) == (refused.request_id, "30-Day Reminder")
+    run = NotificationJobRun.objects.get(job_id=first["jobId"])
+    assert (run.status, run.success_count, run.failed_count) == ("Completed", 1, 1)
+
+    del email_api[refused.requestor_email]  # the provider takes it now
+    second = send(triggered_by="t")
+
+    assert [n["requestId"] for n in second["notifications"]] == [refused.request_id]
+    assert second["failedCount"] == 0
+    stored = ExpiryNotification.objects.get(request_id=refused.request_id)
+    assert stored.job_id == second["jobId"]
+    # Both attempts carried the Message-ID that is stored; the one that went through is recorded once.
+    assert api_message_ids(refused.requestor_email) == [stored.message_id] * 2
+    assert api_message_ids(ok.requestor_email) == [
+        ExpiryNotification.objects.get(request_id=ok.request_id).message_id
+    ]
+
+
+def test_anymail_is_configured_from_anymail_variables_and_bounded_by_email_timeout():
+    started = django_start(
+        code=(
+            "from django.conf import settings; from django.core.mail import get_connection; "
+            "c = get_connection(); print(type(c).__module__, c.server_token, c.timeout == settings.EMAIL_TIMEOUT)"
+        ),
+        EMAIL_BACKEND="anymail.backends.postmark.EmailBackend",
+        ANYMAIL_POSTMARK_SERVER_TOKEN="server-token-from-the-environment",
+    )
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.split() == [
+        "anymail.backends.postmark",
+        "server-token-from-the-environment",
+        "True",
+    ]

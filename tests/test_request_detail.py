@@ -10,6 +10,7 @@ from django.urls import reverse
 from accessmgr.db import db_now
 from requests_app.models import AccessEvent, ExpiryNotification, RevokedAccess, UserAccessRequest
 from requests_app.services import access_request_extend, access_request_revoke
+from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -62,6 +63,33 @@ def test_page_shows_fields_expiry_notices_revocation_and_history(changer_client,
 )
 def test_expiry_reads_in_days_or_overdue(user_client, make_request, expires_in, phrase):
     assert phrase in page(user_client, make_request(expires_in=expires_in)).content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("expires_in", [timedelta(days=89, hours=1), -timedelta(hours=1)])
+def test_a_revoked_requests_expiry_reads_revoked_not_as_upcoming(user_client, make_request, expires_in):
+    r = make_request(expires_in=expires_in)
+    access_request_revoke(request_id=r.request_id, reason="Left the team", revoked_by="carol")
+    html = page(user_client, r).content.decode()
+    expiry = html.split("<dd data-expiry>", 1)[1].split("</dd>", 1)[0]
+    assert "(Revoked)" in expiry and " day" not in expiry and "Overdue" not in expiry
+
+
+@pytest.mark.django_db
+def test_a_notice_without_a_run_shows_the_one_none_mark(user_client, make_request):
+    r = make_request()
+    ExpiryNotification.objects.create(
+        request=r, notification_type="30-Day Reminder", sent_at=db_now(), sent_to=r.requestor_email
+    )
+    html = page(user_client, r).content.decode()
+    assert '<td data-label="Run" class="mono">—</td>' in html
+
+
+def test_every_table_marks_none_with_an_em_dash_not_an_en_dash():
+    for path in (ROOT / "templates").rglob("*.html"):
+        text = path.read_text()
+        for placeholder in ('default:"–"', ">–<", "else %}–{%"):
+            assert placeholder not in text, f"{path.relative_to(ROOT)}: {placeholder!r}; use —"
 
 
 @pytest.mark.django_db

@@ -29,11 +29,14 @@ def time_tag(value: datetime | None, precision: str = "") -> str:
 
 @register.simple_tag
 def expiry_phrase(access_request, now: datetime) -> str:
-    """ "Never", "Overdue", "today", "in 1 day", "in 5 days" — how an expiry reads at `now`."""
+    """ "Never", "Overdue", "in less than a day", "in 5 days" — how an Active request's expiry
+    reads at `now`; a request no longer Active reads as its status ("Revoked"), whatever its date."""
+    if access_request.status != "Active":
+        return access_request.status
     if access_request.never_expires:
         return "Never"
     if access_request.expires_on <= now:
-        return "Overdue" if access_request.status == "Active" else "Ended"
+        return "Overdue"
     days = (access_request.expires_on - now).days
     if days == 0:
         return "in less than a day"
