@@ -21,7 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -322,8 +322,12 @@ class Recorder:
 # --- The run --------------------------------------------------------------------------------
 
 
-def _warm(pool: ThreadPoolExecutor, workers: int) -> None:
-    """Start all `workers` threads of `pool` now, before the timed sends."""
+def _warm(pool: ThreadPoolExecutor, workers: int, *, build: Callable[[], Any]) -> None:
+    """Start all `workers` threads of `pool` now, before the timed sends, and call `build()`
+    once on this thread: the process's lazy set-up (URL resolver, template engines, tag
+    libraries) is done here, not by a thousand threads at once behind the import lock."""
+    with suppress(Exception):  # a build that fails fails again, and is reported, in its send
+        build()
     ready = threading.Barrier(workers + 1)
     for _ in range(workers):
         pool.submit(ready.wait, WARM_TIMEOUT_SECONDS)
@@ -489,37 +493,37 @@ def send_all(
     ahead = max(1, workers // 4)  # claimed items waiting for a thread, at most
     todo = deque(items)
     futures, skipped, claim_of = [], [], {}
+    finished: queue.SimpleQueue = queue.SimpleQueue()  # each future, once done (O(1) a send)
     started = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"notify-{lock.job_id[:8]}") as pool:
             try:
-                _warm(pool, workers)
+                _warm(pool, workers, build=lambda: build(items[0]))
                 started = time.monotonic()
                 next_progress = started + PROGRESS_EVERY_SECONDS
-                running: set = set()
+                running = 0
                 while True:
-                    free = workers + ahead - len(running)
-                    if todo and (free >= ahead or not running):
+                    free = workers + ahead - running
+                    if todo and (free >= ahead or not running) and not lock.lost.is_set():
                         batch = [todo.popleft() for _ in range(min(free, claims.batch_rows, len(todo)))]
                         to_send, passed = claims.claim(batch)
                         skipped += passed
                         for item, claim_id in to_send:
                             futures.append(future := pool.submit(sender.send, item, claim_id))
-                            running.add(future)
                             claim_of[future] = claim_id
+                            future.add_done_callback(finished.put)
+                            running += 1
                     if not running and (not todo or lock.lost.is_set()):
                         break
-                    if running:
-                        _, running = wait(
-                            running,
-                            timeout=max(0.0, next_progress - time.monotonic()),
-                            return_when=FIRST_COMPLETED,
-                        )
+                    if running:  # without waiting while there are threads to claim for
+                        more = todo and workers + ahead - running >= ahead and not lock.lost.is_set()
+                        wait = 0.0 if more else max(0.0, next_progress - time.monotonic())
+                        running -= _finished(finished, timeout=wait)
                     if not lock.lease_held():
                         break
                     if running and time.monotonic() >= next_progress:
                         next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
-                        if not lock.progress(processed=total - len(todo) - len(running), total=total):
+                        if not lock.progress(processed=total - len(todo) - running, total=total):
                             break
             finally:
                 # Lock lost or interrupted (SIGTERM, Ctrl-C), also while submitting: drop queued
@@ -546,6 +550,21 @@ def send_all(
         parallel_seconds=time.monotonic() - started,
         connections_opened=sender.connections.opened,
     )
+
+
+def _finished(finished: queue.SimpleQueue, *, timeout: float) -> int:
+    """How many futures finished: wait up to `timeout` for one, then take all the others
+    that are there."""
+    try:
+        finished.get(timeout=timeout)
+    except queue.Empty:
+        return 0
+    count = 1
+    with suppress(queue.Empty):
+        while True:
+            finished.get_nowait()
+            count += 1
+    return count
 
 
 def _count(lock: JobLock, outcomes: list[Outcome], total: int) -> None:
