@@ -6,6 +6,7 @@ production, a file outbox under var/ in development, locmem in tests.
 
 import hashlib
 from email.utils import parseaddr
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -26,5 +27,9 @@ def stable_message_id(*parts: str) -> str:
     """A Message-ID that is the same whenever it is made from the same `parts` (so a message
     sent twice can be recognised), in the domain of DEFAULT_FROM_EMAIL."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
-    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
-    return f"<{digest}@{domain[:200]}>"
+    return f"<{digest}@{_domain(settings.DEFAULT_FROM_EMAIL)}>"
+
+
+@lru_cache(maxsize=8)
+def _domain(address: str) -> str:
+    return (parseaddr(address)[1].rpartition("@")[2] or "localhost")[:200]

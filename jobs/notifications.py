@@ -10,6 +10,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -74,7 +75,7 @@ class PendingNotification:
     def requestor_email(self) -> str:
         return self.email
 
-    @property
+    @cached_property  # computed once: the claim, the email and the record all use it
     def message_id(self) -> str:
         """The same Message-ID whenever this notice (request, type, expiry) is sent."""
         return stable_message_id(self.request_id, self.reminder, self.expires_on.isoformat())
