@@ -178,6 +178,31 @@ def test_a_taken_over_run_records_nothing_after_the_takeover(settings):
     assert NotificationJobRun.objects.get(job_id=failed.value.job_id).status == "Failed"
 
 
+class AllAtOnceBackend(LocmemBackend):
+    """Each send waits until `parties` sends are under way together (or fails after 5 s)."""
+
+    barrier: threading.Barrier | None = None
+
+    def send_messages(self, messages):
+        AllAtOnceBackend.barrier.wait(timeout=5)
+        return super().send_messages(messages)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_worker_sends_at_once_although_the_items_are_claimed_in_several_batches(settings, monkeypatch):
+    settings.EMAIL_BACKEND = "tests.test_sending.AllAtOnceBackend"
+    settings.NOTIFY_MAX_WORKERS = 6
+    monkeypatch.setattr(jobs.sending, "RECORD_BATCH_ROWS", 2)  # claims of at most 2 items
+    monkeypatch.setattr(jobs.sending, "PROGRESS_EVERY_SECONDS", 60)  # no wake-up but the sends'
+    AllAtOnceBackend.barrier = threading.Barrier(6)
+    requests_make(6, expires_in=DUE_IN)
+
+    result = send()
+
+    assert (result["notifiedCount"], result["failedCount"]) == (6, 0)  # a late claim breaks the barrier
+    assert len(recorded()) == 6
+
+
 # --- The lease ----------------------------------------------------------------------------------
 
 
