@@ -1,10 +1,16 @@
-"""The two job-run tables in the Django admin: read-only history (the lock writes them,
-nobody else), newest first, filterable by status, with each run's duration and error."""
+"""The job-run tables in the Django admin: read-only history (the lock writes them,
+nobody else), newest first, filterable by status, with each run's duration and error.
+And the notices in doubt (claims left by ended runs), which an operator may release."""
 
-from django.contrib import admin
+import logging
+
+from django.contrib import admin, messages
 from django.utils.text import Truncator
 
-from jobs.models import JobRun, NotificationJobRun, RevokeExpiredJobRun
+from jobs.models import JobRun, NotificationClaim, NotificationJobRun, RevokeExpiredJobRun
+from jobs.notifications import claims_in_doubt
+
+logger = logging.getLogger("jobs.admin")
 
 
 class JobRunAdmin(admin.ModelAdmin):
@@ -67,3 +73,62 @@ class RevokeExpiredJobRunAdmin(JobRunAdmin):
 @admin.register(NotificationJobRun)
 class NotificationJobRunAdmin(JobRunAdmin):
     counts = ("success_count", "failed_count")
+
+
+@admin.register(NotificationClaim)
+class NotificationClaimAdmin(admin.ModelAdmin):
+    """Claims: in flight while their run lives, in doubt once it ended (docs/notifications.md).
+    Read-only; "release" deletes claims in doubt so that the next run sends those notices
+    again (with the same Message-ID). Needs the delete permission on claims."""
+
+    list_display = [
+        "request",
+        "notification_type",
+        "expires_on",
+        "sent_to",
+        "claimed_at",
+        "job_id",
+        "message_id",
+    ]
+    list_filter = ["notification_type"]
+    search_fields = ["request__request_id", "sent_to", "job_id", "message_id"]
+    ordering = ["-claimed_at", "-id"]
+    list_per_page = 50
+    list_select_related = ["request"]
+    actions = ["release"]
+
+    @admin.action(description="Release: the next run sends these notices again", permissions=["delete"])
+    def release(self, request, queryset) -> None:
+        chosen = set(queryset.values_list("id", flat=True))
+        released_ids = list(claims_in_doubt().filter(id__in=chosen).values_list("id", flat=True))
+        NotificationClaim.objects.filter(id__in=released_ids).delete()
+        logger.warning(
+            "%s released %d notices in doubt; the next notification run sends them again",
+            request.user.get_username(),
+            len(released_ids),
+            extra={"event": "in_doubt_released", "released": released_ids, "by": request.user.get_username()},
+        )
+        if released_ids:
+            self.message_user(
+                request, f"{len(released_ids)} released: the next notification run sends them again."
+            )
+        if len(chosen) > len(released_ids):
+            self.message_user(
+                request,
+                f"{len(chosen) - len(released_ids)} left: their run is still in progress (the notice is being sent).",
+                messages.WARNING,
+            )
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # release is the one way to delete a claim
+        return actions
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_delete_permission(request)  # the release action only

@@ -17,7 +17,7 @@ from accessmgr.db import db_now
 from jobs.dialects import seconds_between_sql
 from jobs.models import JOB_MODELS, JobRun, PrunedRunTotals
 from jobs.monitoring import COMPLETED_WITH_FAILURES, job_last_success, run_result
-from jobs.notifications import pending_notifications
+from jobs.notifications import claims_in_doubt, pending_notifications
 from jobs.status import live_run
 from requests_app.selectors import access_request_expired
 
@@ -102,6 +102,12 @@ class JobsCollector(Collector):
             "accessmgr_pending_reminders",
             "Reminders due now (what the notification job would send)",
             value=len(pending_notifications()),
+        )
+        yield GaugeMetricFamily(
+            "accessmgr_notices_in_doubt",
+            "Notices claimed by a run that ended and never recorded: maybe sent, not sent again "
+            "while NOTIFY_IN_DOUBT=hold (release them in the admin)",
+            value=claims_in_doubt().count(),
         )
         yield GaugeMetricFamily(
             "accessmgr_overdue_revocations",

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import DatabaseError, connection
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 
@@ -394,6 +394,13 @@ class NotificationResult:
     def speedup(self) -> float | None:
         sequential = self.estimated_sequential_seconds
         return round(sequential / self.parallel_seconds, 1) if sequential and self.parallel_seconds else None
+
+
+def claims_in_doubt() -> QuerySet[NotificationClaim]:
+    """The claims left by runs that are no longer in progress: notices in doubt (sent or
+    maybe sent, never recorded). A live run's claims are in flight, not in doubt."""
+    live = NotificationJobRun.objects.filter(status=NotificationJobRun.Status.IN_PROGRESS).values("job_id")
+    return NotificationClaim.objects.exclude(job_id__in=live)
 
 
 def in_doubt_release(lock: JobLock) -> int:
