@@ -23,9 +23,9 @@ class StaffRequestsBackend(BaseBackend):
 view_all_required = permission_required(VIEW_ALL_PERMISSION, raise_exception=True)
 
 
-def request_visible(user, access_request) -> bool:
-    """Whether `user` may see this request's page: with VIEW_ALL_PERMISSION or
-    CHANGE_PERMISSION (who may change a request sees it) every one, else only their own."""
+def request_page_scope(user) -> int | None:
+    """Whose request pages `user` may see: every one (None) with VIEW_ALL_PERMISSION or
+    CHANGE_PERMISSION (who may change a request sees it), else only their own (their id)."""
     if user.has_perm(VIEW_ALL_PERMISSION) or user.has_perm(CHANGE_PERMISSION):
-        return True
-    return access_request.requester_id is not None and access_request.requester_id == user.pk
+        return None
+    return user.pk

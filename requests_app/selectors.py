@@ -277,10 +277,11 @@ class RequestDetail:
     events: list[AccessEvent]
 
 
-def access_request_detail(*, request_id: str) -> RequestDetail:
-    """The request, its revocation, the notices sent for it and its audit history (oldest
-    first). Three queries. Raises UserAccessRequest.DoesNotExist."""
-    obj = UserAccessRequest.objects.select_related("revocation").get(request_id=request_id)
+def access_request_detail(*, request_id: str, requester_id: int | None = None) -> RequestDetail:
+    """The request (only if it is this requester's, with requester_id), its revocation, the
+    notices sent for it and its audit history (oldest first). Three queries. Raises
+    UserAccessRequest.DoesNotExist after one query, alike for an unknown id and another's."""
+    obj = _of_requester(requester_id).select_related("revocation").get(request_id=request_id)
     return RequestDetail(
         request=obj,
         notifications=list(obj.notifications.order_by("sent_at", "id")),

@@ -14,7 +14,7 @@ from requests_app.auth import (
     CHANGE_PERMISSION,
     CREATE_FOR_OTHERS_PERMISSION,
     VIEW_ALL_PERMISSION,
-    request_visible,
+    request_page_scope,
     view_all_required,
 )
 from requests_app.forms import (
@@ -123,11 +123,11 @@ REVOKE_AUTO_ID = "revoke_%s"
 
 def _detail_render(request, request_id: str, *, extend_form=None, revoke_form=None, status: int = 200):
     try:
-        detail = selectors.access_request_detail(request_id=request_id)
-    except UserAccessRequest.DoesNotExist:
+        detail = selectors.access_request_detail(
+            request_id=request_id, requester_id=request_page_scope(request.user)
+        )
+    except UserAccessRequest.DoesNotExist:  # unknown, or another's: the same answer
         raise Http404(f"No access request {request_id}.") from None
-    if not request_visible(request.user, detail.request):
-        raise Http404(f"No access request {request_id}.")  # the same answer as for an unknown id
     return render(
         request,
         "requests_app/request_detail.html",

@@ -8,7 +8,9 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accessmgr.db import db_now
@@ -248,6 +250,17 @@ def test_a_request_page_is_its_requesters_and_404_for_other_plain_users(requeste
             requester_client.get(reverse("requests_app:request_detail", args=[other.request_id])).status_code
             == 404
         )
+
+
+def test_another_users_request_page_costs_the_queries_an_unknown_id_does(requester_client):
+    theirs = request_make(requester=user_make("carol"))
+    answers = {}
+    for request_id in (theirs.request_id, "REQ-NOPE"):
+        with CaptureQueriesContext(connection) as queries:
+            response = requester_client.get(reverse("requests_app:request_detail", args=[request_id]))
+        answers[request_id] = (response.status_code, [q["sql"].split(" WHERE ")[0] for q in queries])
+    assert answers[theirs.request_id] == answers["REQ-NOPE"]
+    assert answers["REQ-NOPE"][0] == 404
 
 
 def test_an_admin_sees_any_request_page(admin_client, requester):
