@@ -151,14 +151,14 @@ def pending_notifications(*, now: datetime | None = None) -> list[PendingNotific
         if reminder:
             pending.append(
                 PendingNotification(
-                    request_id,
-                    name,
-                    email,
-                    resource,
-                    expires_on,
-                    left,
-                    sent_count,
-                    reminder,
+                    request_id=request_id,
+                    requestor_name=name,
+                    email=email,
+                    resource_name=resource,
+                    expires_on=expires_on,
+                    days_left=left,
+                    sent_count=sent_count,
+                    reminder=reminder,
                     created_at=created_at,
                 )
             )
@@ -199,14 +199,14 @@ def access_ended_pending(*, now: datetime) -> list[PendingNotification]:
     )
     return [
         PendingNotification(
-            request_id,
-            name,
-            email,
-            resource,
-            expires_on,
-            days_left(expires_on=expires_on, now=now),
-            0,
-            ACCESS_ENDED,
+            request_id=request_id,
+            requestor_name=name,
+            email=email,
+            resource_name=resource,
+            expires_on=expires_on,
+            days_left=days_left(expires_on=expires_on, now=now),
+            sent_count=0,
+            reminder=ACCESS_ENDED,
             revoked_at=revoked_at,
             revoked_by=actor,
             revoke_reason=reason,
