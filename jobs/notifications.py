@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -19,10 +19,12 @@ from django.core.validators import validate_email
 from django.db import DatabaseError, connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.template.defaultfilters import date as date_format
+from django.templatetags.tz import utc
 from django.urls import reverse
 
 from accessmgr.db import db_now
-from jobs.emails import email_build, stable_message_id
+from jobs.emails import EmailRenderer, email_build, stable_message_id
 from jobs.lock import JobLock
 from jobs.models import NotificationClaim, NotificationFailure, NotificationJobRun
 from jobs.runner import job_run
@@ -79,6 +81,11 @@ class PendingNotification:
     def message_id(self) -> str:
         """The same Message-ID whenever this notice (request, type, expiry) is sent."""
         return stable_message_id(self.request_id, self.reminder, self.expires_on.isoformat())
+
+    @property
+    def expires_text(self) -> str:
+        """Expires_On as the emails print it, in UTC: "Saturday 5 December 2026, 14:30"."""
+        return date_format(utc(self.expires_on), "l j F Y, H:i")
 
     @property
     def email_template(self) -> str:
@@ -244,8 +251,30 @@ def failure_options_validate(
 # --- The job ------------------------------------------------------------------------------
 
 
+# A reminder's templates differ by type and days left; the rest is printed as it is.
+REMINDER_FIELDS = ("requestor_name", "resource_name", "request_id", "expires_text", "page_url")
+REMINDER_VARIANT = ("reminder", "days_left")
+
+
+def notification_emails() -> Callable[[PendingNotification], EmailMultiAlternatives]:
+    """For one run: each notice's email with its stable Message-ID. Reminders are rendered
+    once per (type, days left) and filled in per requestor (jobs.emails.EmailRenderer);
+    access-ended notices, one per revocation, are rendered whole."""
+    reminders = EmailRenderer("expiry-reminder", fields=REMINDER_FIELDS, variant=REMINDER_VARIANT)
+
+    def build(item: PendingNotification) -> EmailMultiAlternatives:
+        if item.email_template == reminders.name:
+            message = reminders.build(item, to=item.email)
+        else:
+            message = email_build(name=item.email_template, to=item.email, context={"item": item})
+        message.extra_headers["Message-ID"] = item.message_id
+        return message
+
+    return build
+
+
 def notification_email(item: PendingNotification) -> EmailMultiAlternatives:
-    """The notice's email, with its stable Message-ID."""
+    """The notice's email, with its stable Message-ID, rendered whole."""
     message = email_build(name=item.email_template, to=item.email, context={"item": item})
     message.extra_headers["Message-ID"] = item.message_id
     return message
@@ -431,7 +460,7 @@ def _notify(lock: JobLock, *, should_fail) -> NotificationResult:
     report = send_all(
         lock,
         pending,
-        build=notification_email,
+        build=notification_emails(),
         row=_record_row(lock.job_id),
         key=_record_key,
         also=_notices_announce(lock.job_id),
