@@ -17,10 +17,11 @@ RESOURCES = ["Payroll DB", "Prod Kubernetes", "Finance Share", "CRM Admin", "Dat
 
 
 def requests_create(
-    *, count: int, expires_in: timedelta, prefix: str, spread: timedelta = timedelta(0)
+    *, count: int, expires_in: timedelta, prefix: str, spread: timedelta = timedelta(0), analyze: bool = True
 ) -> int:
     """`count` Active requests expiring at db-now + expires_in (minus up to `spread`,
-    evenly), created one minute apart going back in time. Bulk inserts."""
+    evenly), created one minute apart going back in time. Bulk inserts, then fresh planner
+    statistics unless `analyze` is False (a bulk load autovacuum has not analysed yet)."""
     now = db_now()
     made = 0
     while made < count:
@@ -41,7 +42,8 @@ def requests_create(
             )
         UserAccessRequest.objects.bulk_create(batch)
         made += len(batch)
-    tables_analyze()
+    if analyze:
+        tables_analyze()
     return made
 
 

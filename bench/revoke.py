@@ -14,7 +14,7 @@ from datetime import timedelta
 from functools import partial
 from unittest import mock
 
-from django.db import connection
+from django.db import connection, transaction
 from django.test import override_settings
 
 import jobs.revoke
@@ -22,11 +22,15 @@ from accessmgr.db import db_now
 from bench.data import requests_create, tables_analyze, tables_clear
 from bench.stats import Results, Row, Stopwatch
 from jobs.dialects import dialect_for
-from jobs.revoke import revoke_expired_run
+from jobs.revoke import revoke_chunk_ids, revoke_expired_run
 from requests_app.models import REVOKED_BY_JOB as REVOKED_BY
 from requests_app.models import AccessEvent, RevokedAccess, UserAccessRequest
+from requests_app.selectors import access_request_expired
 
 TARGET = 20.0
+FLOOR_TARGET = {"postgresql": 1.2, "sqlite": 1.3}  # issue 18: the job against its floor, analysed table
+FRESH_TARGET = 1.5  # issue 18, PostgreSQL: the job on an unanalysed bulk load against the analysed floor
+SEED_TARGET_DELAYED = 50.0  # issue 18: ≥ 50× the seed's way with 1 ms added to each round trip
 AUDIT_TARGET = 1.15  # issue 19: the audit rows may cost the job at most 15 %
 EVENTS_TARGET = 1.15  # the revoke job with its webhook outbox events, against without (issue 16)
 
@@ -59,9 +63,27 @@ def seed_revoke_baseline(phases: dict | None = None) -> int:
     return len(request_ids)
 
 
-def _fresh_table(n: int) -> None:
+def _fresh_table(n: int, *, analyze: bool = True) -> None:
     tables_clear()
-    requests_create(count=n, expires_in=-timedelta(hours=1), spread=timedelta(days=90), prefix="REV")
+    requests_create(
+        count=n, expires_in=-timedelta(hours=1), spread=timedelta(days=90), prefix="REV", analyze=analyze
+    )
+
+
+def revoke_floor() -> int:
+    """The floor the job is held to: the job's own writes (revocation, RevokedAccess, audit
+    and outbox rows) for every expired request in ONE transaction, without the lock, its
+    fences, progress or chunks — on PostgreSQL one statement over all the ids, elsewhere
+    the dialect's statements in parameter-limit-sized pieces. How many it revoked."""
+    dialect = dialect_for()
+    with transaction.atomic():
+        now = db_now()
+        ids = list(access_request_expired(now=now).order_by("id").values_list("id", flat=True))
+        step = len(ids) if dialect.revoke_in_one_statement else revoke_chunk_ids(dialect)
+        return sum(
+            jobs.revoke.revoke_chunk(ids=ids[i : i + step], revoked_at=now, job_id="floor")
+            for i in range(0, len(ids), max(step, 1))
+        )
 
 
 def _check(n: int, label: str) -> bool:
@@ -189,5 +211,109 @@ def revoke_events_overhead(*, results: Results, n: int, rounds: int = 3) -> None
                 f"{best['without']:.2f} s (all: with {', '.join(f'{x:.2f}' for x in seconds['with'])}; "
                 f"without {', '.join(f'{x:.2f}' for x in seconds['without'])})"
             ),
+        )
+    )
+
+
+def _best_of(rounds: int, ways: dict) -> dict[str, list[float]]:
+    """Run each of `ways` ({name: (prepare, run)}) `rounds` times, alternating, each after
+    its own prepare(); {name: [seconds…]}."""
+    seconds: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(rounds):
+        for name, (prepare, run) in ways.items():
+            prepare()
+            with override_settings(REVOKE_DELAY_SECONDS=0), Stopwatch() as watch:
+                run()
+            seconds[name].append(watch.seconds)
+    return seconds
+
+
+def _job() -> None:
+    revoke_expired_run(triggered_by="bench")
+
+
+def revoke_floor_bench(*, results: Results, sizes: list[int], rounds: int = 2) -> None:
+    """The job against its floor (revoke_floor) on the same data, analysed and (the job
+    only) freshly bulk-loaded without statistics; best of `rounds` alternating runs each."""
+    vendor = connection.vendor
+    for n in sizes:
+        print(f"== revoke floor: {n:,} expired requests, the job on analysed / unanalysed tables")
+        seconds = _best_of(
+            rounds,
+            {
+                "floor": (partial(_fresh_table, n), revoke_floor),
+                "job": (partial(_fresh_table, n), _job),
+                "job, unanalysed": (partial(_fresh_table, n, analyze=False), _job),
+            },
+        )
+        best = {name: min(values) for name, values in seconds.items()}
+        results.raw.setdefault("revokeFloor", []).append({"n": n, "seconds": seconds})
+        runs = "; ".join(f"{name}: {', '.join(f'{x:.2f}' for x in v)} s" for name, v in seconds.items())
+        ratio = best["job"] / best["floor"]
+        results.add(
+            Row(
+                "Revoke job",
+                f"Revoke {n:,}: the job / its one-transaction floor (analysed table)",
+                f"{ratio:.2f}×",
+                target=f"≤ {FLOOR_TARGET[vendor]:g}×" if vendor in FLOOR_TARGET else "",
+                passed=ratio <= FLOOR_TARGET[vendor] if vendor in FLOOR_TARGET else None,
+                detail=f"best of {rounds}: job {best['job']:.2f} s, floor {best['floor']:.2f} s ({runs})",
+            )
+        )
+        fresh = best["job, unanalysed"] / best["floor"]
+        results.add(
+            Row(
+                "Revoke job",
+                f"Revoke {n:,}: the job on a bulk load not yet analysed / the floor (analysed)",
+                f"{fresh:.2f}×",
+                target=f"≤ {FRESH_TARGET:g}×" if vendor == "postgresql" else "",
+                passed=fresh <= FRESH_TARGET if vendor == "postgresql" else None,
+                detail=f"best of {rounds}: job {best['job, unanalysed']:.2f} s on the unanalysed table",
+            )
+        )
+
+
+def revoke_delayed_network_bench(*, results: Results, n: int, delay: float = 0.001) -> None:
+    """The seed's way against the job with `delay` added to each round trip to PostgreSQL
+    (tests.faults.proxy.FaultProxy between this process and the server, as a database in
+    the same cloud region is farther than loopback). PostgreSQL only."""
+    from tests.faults.proxy import FaultProxy
+
+    if connection.vendor != "postgresql":
+        return
+    print(
+        f"== revoke over a network {delay * 1000:g} ms farther: {n:,} expired requests, seed's way then the job"
+    )
+    direct = {key: connection.settings_dict[key] for key in ("HOST", "PORT")}
+    with FaultProxy(upstream=(direct["HOST"] or "127.0.0.1", int(direct["PORT"] or 5432))) as proxy:
+        proxy.delay(delay)
+
+        def through(settings: dict) -> None:
+            connection.close()
+            connection.close_pool()
+            connection.settings_dict.update(settings)
+
+        through({"HOST": "127.0.0.1", "PORT": str(proxy.port)})
+        try:
+            seconds = _best_of(
+                1,
+                {
+                    "seed": (partial(_fresh_table, n), seed_revoke_baseline),
+                    "job": (partial(_fresh_table, n), _job),
+                },
+            )
+            ok = _check(n, "job, delayed")
+        finally:
+            through(direct)
+    seed, job = seconds["seed"][0], seconds["job"][0]
+    results.raw["revokeDelayed"] = {"n": n, "delaySeconds": delay, "seconds": seconds}
+    results.add(
+        Row(
+            "Revoke job",
+            f"Revoke {n:,}, {delay * 1000:g} ms added per round trip: speed-up vs the seed's way",
+            f"{seed / job:.0f}×",
+            target=f"≥ {SEED_TARGET_DELAYED:g}×",
+            passed=seed / job >= SEED_TARGET_DELAYED and ok,
+            detail=f"seed's way {seed:.1f} s, the job {job:.2f} s, through a delaying TCP proxy",
         )
     )

@@ -25,6 +25,8 @@ class Plan:
     mode: str
     notify_runs: list[tuple[int, float]] = field(default_factory=list)  # (N, delay seconds)
     revoke_n: int = 100_000
+    revoke_floor_sizes: list[int] = field(default_factory=lambda: [30_000, 100_000])
+    revoke_delayed_n: int = 30_000  # the seed's way: one delayed round trip per request
     smtp_n: int = 2000
     smtp_workers: int = 100
     smtp_rounds: int = 3
@@ -48,6 +50,8 @@ PLANS = {
         mode="quick pass (BENCH_QUICK=1)",
         notify_runs=[(100, 0.5), (1000, 0.5)],
         revoke_n=10_000,
+        revoke_floor_sizes=[10_000],
+        revoke_delayed_n=3000,
         smtp_n=500,
         smtp_workers=50,
         delivery_n=2000,
@@ -61,6 +65,8 @@ PLANS = {
         mode="smoke (tiny N)",
         notify_runs=[(5, 0.05)],
         revoke_n=300,
+        revoke_floor_sizes=[300],
+        revoke_delayed_n=100,
         smtp_n=20,
         smtp_workers=4,
         smtp_rounds=1,
@@ -173,10 +179,17 @@ def main(argv: list[str] | None = None) -> int:
             smtp_bench(results=results, n=plan.smtp_n, workers=plan.smtp_workers, rounds=plan.smtp_rounds)
 
         def revoke():
-            from bench.revoke import revoke_bench, revoke_events_overhead
+            from bench.revoke import (
+                revoke_bench,
+                revoke_delayed_network_bench,
+                revoke_events_overhead,
+                revoke_floor_bench,
+            )
 
             revoke_bench(results=results, n=plan.revoke_n)
             revoke_events_overhead(results=results, n=plan.revoke_n)
+            revoke_floor_bench(results=results, sizes=plan.revoke_floor_sizes)
+            revoke_delayed_network_bench(results=results, n=plan.revoke_delayed_n)
 
         def pages():
             from bench.pages import pages_bench
