@@ -123,10 +123,21 @@ def _claimed_for_current_expiry() -> Coalesce:
     return Coalesce(Subquery(claimed), 0)
 
 
+def _due(today: datetime) -> Q:
+    """reminder_due(sent_count=…, days_left=…) is not None, on the annotated rows: with k
+    reminders sent, days_left <= REMINDER_DAYS[k], i.e. the expiry's UTC date is at most
+    today + REMINDER_DAYS[k], i.e. it is before midnight UTC of the day after that."""
+    due = Q(pk__in=[])
+    for sent, days in enumerate(settings.REMINDER_DAYS):
+        due |= Q(sent_count=sent, expires_on__lt=min(today + timedelta(days=days + 1), NEVER_EXPIRES))
+    return due
+
+
 def pending_notifications(*, now: datetime | None = None) -> list[PendingNotification]:
     """Active requests due a reminder now, soonest expiry first: expiry still ahead, at most
     max(REMINDER_DAYS) UTC calendar days away, never-expiring rows excluded. A reminder in
-    doubt (claimed, never recorded) counts as sent. One query."""
+    doubt (claimed, never recorded) counts as sent. One query, which returns only the due
+    rows (reminder_due's rule as SQL: see _due)."""
     now = db_now() if now is None else now
     window = max(settings.REMINDER_DAYS)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -140,6 +151,7 @@ def pending_notifications(*, now: datetime | None = None) -> list[PendingNotific
             recorded_count=Count("notifications", filter=_FOR_CURRENT_EXPIRY),
             sent_count=F("recorded_count") + _claimed_for_current_expiry(),
         )
+        .filter(_due(today))
         .order_by("expires_on", "id")
         .values_list(
             "request_id",
