@@ -22,7 +22,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def counts_cached():
+def counts_cached(monkeypatch):
+    """The cache on, and every search counted by GROUP BY (none read once): the cache is
+    for searches broader than SEARCH_READ_ONCE_MAX."""
+    monkeypatch.setattr(selectors, "SEARCH_READ_ONCE_MAX", 0)
     cache.clear()
     with override_settings(REQUESTS_COUNTS_CACHE_SECONDS=60):
         yield
@@ -94,6 +97,27 @@ def test_each_search_has_its_own_counts(user_client, make_request):
     assert page_counts(user_client, q="zoe") == ({"total": 1, "active": 1, "revoked": 0}, False)
 
 
+def test_a_narrow_search_is_read_once_counted_from_its_rows_and_never_cached(
+    user_client, make_request, monkeypatch
+):
+    monkeypatch.setattr(selectors, "SEARCH_READ_ONCE_MAX", 3)
+    first = make_request(requestor_email="zoe@corp.example")
+    make_request(requestor_email="zoey@corp.example")
+    make_request(requestor_email="max@corp.example")
+    revocation_make(first)
+    with CaptureQueriesContext(connection) as ctx:
+        response = user_client.get(ALL, {"q": "zoe", "status": "Active"})
+    assert response.context["page"].counts == {"total": 2, "active": 1, "revoked": 1}
+    assert response.context["page"].paginator.count == 1
+    assert len(response.context["page"].object_list) == 1
+    searched = [q["sql"] for q in ctx.captured_queries if "UserAccessRequest" in q["sql"]]
+    assert len(searched) == 2 and not any("GROUP BY" in q for q in searched)  # ids + statuses, the page
+    assert page_counts(user_client, q="corp") == ({"total": 3, "active": 2, "revoked": 1}, False)
+    make_request(requestor_email="ann@corp.example")  # four: more than read once
+    assert page_counts(user_client, q="corp") == ({"total": 4, "active": 3, "revoked": 1}, True)
+    assert page_counts(user_client, q="nobody") == ({"total": 0, "active": 0, "revoked": 0}, False)
+
+
 def test_zero_seconds_counts_on_every_view(user_client, make_request):
     make_request()
     with override_settings(REQUESTS_COUNTS_CACHE_SECONDS=0):
@@ -130,5 +154,6 @@ def test_a_page_runs_the_same_queries_whatever_its_size(make_request):
                 )
             assert len(page.object_list) == per_page
             sizes.append(len(ctx.captured_queries))
-    # RequestStatusCount, rows; searched: fingerprint, GROUP BY (a miss), rows
-    assert sizes == [2, 3] * 3
+    # RequestStatusCount, rows; searched (broader than read once): the first
+    # SEARCH_READ_ONCE_MAX + 1 matches, fingerprint, GROUP BY (a miss), rows
+    assert sizes == [2, 4] * 3
