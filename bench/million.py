@@ -1,7 +1,7 @@
 """Benchmark 5 (opt-in: --million or BENCH_MILLION=1): the request lists with 1,000,000
 requests, as an audit uses them. Server time in process (test Client, logged in, p50 /
 p95, the endpoints interleaved), counts included, with the counts cache off (every view
-counts) and, for page 1, on. Fills the table itself, replacing what was in it.
+counts) and, for a broad search, on. Fills the table itself, replacing what was in it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ TARGET = 0.050
 ROWS = 1_000_000
 REVOKED_SHARE = 0.27  # the issue's measurement had 270,000 RevokedAccess rows
 OVERDUE_SHARE = 0.10  # Active and past expiry: Pending Expiry's rows
+BROAD_SEARCH = "All Requests, search Finance"  # a sixth of the rows
 
 
 def _fill(rows: int) -> dict:
@@ -82,7 +83,7 @@ def _endpoints(made: dict) -> list[tuple[str, str, bool]]:
         ),
         ("All Requests, expired but still active", "/?overdue=true", False),
         ("All Requests, expiring within 7 days", "/?expiringWithinDays=7", False),
-        ("All Requests, search Finance", "/?q=Finance", False),
+        (BROAD_SEARCH, "/?q=Finance", False),
         ("All Requests, sorted by expiry, page 1", "/?sort=expiresOn", False),
         ("All Requests, sorted by requestor, page 1", "/?sort=requestorName", False),
         ("API list, search user12345", "/api/access-requests?search=user12345", False),
@@ -100,8 +101,11 @@ def million_bench(*, results: Results, samples: int, rows: int = ROWS) -> None:
     paths = [(label, path, {}) for label, path, _ in endpoints]
     with override_settings(REQUESTS_COUNTS_CACHE_SECONDS=0):
         timed = _server_times(client, paths, samples)
+    # The cache serves only a search broader than selectors.SEARCH_READ_ONCE_MAX (the
+    # unfiltered counts are RequestStatusCount's): time the broad one with it warm.
+    broad = [p for p in paths if p[0] == BROAD_SEARCH]
     with override_settings(REQUESTS_COUNTS_CACHE_SECONDS=10):
-        cached = _server_times(client, paths[:1], samples)
+        cached = _server_times(client, broad, samples)
     results.raw["million"] = {"data": made, "countsEveryView": timed, "countsCached": cached}
     rows_made = (
         f"{made['rows']:,} rows, {made['revoked']:,} revoked, {made['overdue']:,} expired and still active"
@@ -120,11 +124,11 @@ def million_bench(*, results: Results, samples: int, rows: int = ROWS) -> None:
                 + ("" if ok else f"; HTTP {t['statuses']}"),
             )
         )
-    t = cached[endpoints[0][0]]
+    t = cached[BROAD_SEARCH]
     results.add(
         Row(
             section,
-            "All Requests, page 1: p50 / p95 (REQUESTS_COUNTS_CACHE_SECONDS=10, warm)",
+            f"{BROAD_SEARCH}: p50 / p95 (REQUESTS_COUNTS_CACHE_SECONDS=10, warm)",
             f"{ms(t['p50'])} / {ms(t['p95'])}",
             detail=f"{t['n']} requests, {t['queries']} queries each",
         )

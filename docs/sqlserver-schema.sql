@@ -97,6 +97,23 @@ CREATE INDEX [UserAccessRequest_Requester_User_Id_77b6912d] ON [UserAccessReques
 --
 ALTER TABLE [ExpiryNotification] ADD [Message_Id] nvarchar(255) NULL;
 
+-- Migration requests_app.0009_requeststatuscount
+--
+-- Create model RequestStatusCount
+--
+CREATE TABLE [RequestStatusCount] ([Status] nvarchar(20) NOT NULL PRIMARY KEY, [N] bigint NOT NULL);
+--
+-- Create the triggers that keep RequestStatusCount, and fill it
+--
+GO
+CREATE TRIGGER [uar_status_count] ON [UserAccessRequest] AFTER INSERT, UPDATE, DELETE AS
+BEGIN
+SET NOCOUNT ON;
+MERGE [RequestStatusCount] WITH (HOLDLOCK) AS c USING (SELECT x.[Status], SUM(x.d) FROM (SELECT [Status], 1 AS d FROM inserted UNION ALL SELECT [Status], -1 AS d FROM deleted) AS x GROUP BY x.[Status] HAVING SUM(x.d) <> 0) AS s ([Status], d) ON c.[Status] = s.[Status] WHEN MATCHED THEN UPDATE SET [N] = c.[N] + s.d WHEN NOT MATCHED THEN INSERT ([Status], [N]) VALUES (s.[Status], s.d);
+END;
+GO
+INSERT INTO [RequestStatusCount] ([Status], [N]) SELECT s.[Status], COUNT(r.[Id]) FROM (SELECT 'Active' AS [Status] UNION SELECT 'Revoked' AS [Status] UNION SELECT [Status] FROM [UserAccessRequest]) AS s LEFT JOIN [UserAccessRequest] r ON r.[Status] = s.[Status] GROUP BY s.[Status];
+
 -- Migration jobs.0001_initial
 --
 -- Create model NotificationJobRun

@@ -13,6 +13,11 @@ from dataclasses import dataclass, replace
 from django.db import connection as default_connection
 
 EVENT_COLUMNS = ("Request_Id", "Event_Type", "Occurred_At", "Actor", "Job_Id", "Reason", "Detail")
+STATUSES = ("Active", "Revoked")  # UserAccessRequest.Status
+STATUS_COUNTS = "RequestStatusCount"  # kept by the triggers of status_counts_install_statements
+STATUS_COUNTS_TRIGGER = (
+    "uar_status_count"  # the trigger's name (PostgreSQL: its function's; SQLite: a prefix)
+)
 
 
 def _placeholders(count: int) -> str:
@@ -33,12 +38,6 @@ class Dialect:
     share_lock: str = ""  # appended to a SELECT: lock the rows read until the transaction ends
     revoke_chunk_ids: int = 2000  # the revoke job's chunk when REVOKE_CHUNK_SIZE is 0
     quote: Callable[[str], str] = str  # the connection's ops.quote_name (dialect_for binds it)
-
-    def _returning(self, column: str) -> tuple[str, str]:
-        """(OUTPUT clause, RETURNING clause) for one returned column; one of them is empty."""
-        if self.output_inserted:
-            return f" OUTPUT INSERTED.{self.quote(column)}", ""
-        return "", f" RETURNING {self.quote(column)}"
 
     def acquire_sql(self, table: str) -> str:
         """Insert the InProgress row only when none exists. Exclusive only with the filtered
@@ -63,14 +62,19 @@ class Dialect:
 
     def revoke_update_sql(self, count: int) -> str:
         """Mark the still-Active rows of `count` ids Revoked and return the Id of each row it
-        changed. Parameters: the ids."""
+        changed. Parameters: the ids. SQL Server: a batch whose one result set is those ids,
+        as OUTPUT without INTO is refused on a table with a trigger (RequestStatusCount's)."""
         q = self.quote
-        output, returning = self._returning("Id")
         ids = _placeholders(count)
-        return (
-            f"UPDATE {q('UserAccessRequest')} SET {q('Status')} = 'Revoked'{output} "
-            f"WHERE {q('Id')} IN ({ids}) AND {q('Status')} = 'Active'{returning}"
-        )
+        update = f"UPDATE {q('UserAccessRequest')} SET {q('Status')} = 'Revoked'"
+        where = f"WHERE {q('Id')} IN ({ids}) AND {q('Status')} = 'Active'"
+        if self.output_inserted:
+            return (
+                f"SET NOCOUNT ON; DECLARE @revoked TABLE ({q('Id')} int NOT NULL); "
+                f"{update} OUTPUT INSERTED.{q('Id')} INTO @revoked {where}; "
+                f"SET NOCOUNT OFF; SELECT {q('Id')} FROM @revoked"
+            )
+        return f"{update} {where} RETURNING {q('Id')}"
 
     def revocations_insert_sql(self, count: int) -> str:
         """The RevokedAccess rows of `count` UserAccessRequest ids, one INSERT … SELECT.
@@ -215,6 +219,122 @@ class Dialect:
         if self.vendor == "microsoft":
             return f"SET LOCK_TIMEOUT {int(lock_timeout_ms)}"
         return None
+
+    def status_counts_fill_sql(self) -> str:
+        """Fill RequestStatusCount from the requests there are (GROUP BY Status), with a row
+        of 0 for each status that has none. Run once, after the triggers exist, in the
+        migration's transaction."""
+        q = self.quote
+        counts, requests, status = q(STATUS_COUNTS), q("UserAccessRequest"), q("Status")
+        return (
+            f"INSERT INTO {counts} ({status}, {q('N')}) "
+            f"SELECT s.{status}, COUNT(r.{q('Id')}) FROM ("
+            + " UNION ".join(f"SELECT '{name}' AS {status}" for name in STATUSES)
+            + f" UNION SELECT {status} FROM {requests}) AS s "
+            f"LEFT JOIN {requests} r ON r.{status} = s.{status} GROUP BY s.{status}"
+        )
+
+    def status_counts_install_statements(self) -> tuple[str, ...]:
+        """The triggers on UserAccessRequest that keep RequestStatusCount (and on PostgreSQL
+        their function), one statement each: PostgreSQL's fire once per statement and read
+        its transition tables, SQLite's once per row, SQL Server's once per statement over
+        inserted / deleted. Each adds what a statement changed to the rows of its statuses,
+        in Status order (so two writers lock them in the same order), inserting a missing one."""
+        q = self.quote
+        counts, requests, status, n = q(STATUS_COUNTS), q("UserAccessRequest"), q("Status"), q("N")
+        if self.vendor == "postgresql":
+            return self._status_counts_postgresql()
+        if self.vendor == "sqlite":
+            add = (
+                f"INSERT INTO {counts} ({status}, {n}) VALUES (NEW.{status}, 1) "
+                f"ON CONFLICT ({status}) DO UPDATE SET {n} = {n} + 1;"
+            )
+            remove = f"UPDATE {counts} SET {n} = {n} - 1 WHERE {status} = OLD.{status};"
+            trigger = f"CREATE TRIGGER {{name}} AFTER {{event}} ON {requests} FOR EACH ROW {{when}}BEGIN {{body}} END"
+            changed = f"WHEN OLD.{status} IS NOT NEW.{status} "
+            return (
+                trigger.format(name=q(f"{STATUS_COUNTS_TRIGGER}_insert"), event="INSERT", when="", body=add),
+                trigger.format(
+                    name=q(f"{STATUS_COUNTS_TRIGGER}_delete"), event="DELETE", when="", body=remove
+                ),
+                trigger.format(
+                    name=q(f"{STATUS_COUNTS_TRIGGER}_update"),
+                    event=f"UPDATE OF {status}",
+                    when=changed,
+                    body=f"{remove} {add}",
+                ),
+            )
+        delta = (
+            f"SELECT x.{status}, SUM(x.d) FROM (SELECT {status}, 1 AS d FROM inserted "
+            f"UNION ALL SELECT {status}, -1 AS d FROM deleted) AS x "
+            f"GROUP BY x.{status} HAVING SUM(x.d) <> 0"
+        )
+        return (
+            f"CREATE TRIGGER {q(STATUS_COUNTS_TRIGGER)} ON {requests} AFTER INSERT, UPDATE, DELETE AS\n"
+            "BEGIN\n"
+            "SET NOCOUNT ON;\n"
+            f"MERGE {counts} WITH (HOLDLOCK) AS c USING ({delta}) AS s ({status}, d) "
+            f"ON c.{status} = s.{status} "
+            f"WHEN MATCHED THEN UPDATE SET {n} = c.{n} + s.d "
+            f"WHEN NOT MATCHED THEN INSERT ({status}, {n}) VALUES (s.{status}, s.d);\n"
+            "END",
+        )
+
+    def _status_counts_postgresql(self) -> tuple[str, ...]:
+        q = self.quote
+        counts, requests, status, n = q(STATUS_COUNTS), q("UserAccessRequest"), q("Status"), q("N")
+        function = q(STATUS_COUNTS_TRIGGER)
+
+        def upsert(source: str) -> str:
+            return (
+                f"INSERT INTO {counts} ({status}, {n}) SELECT {status}, SUM(d) FROM ({source}) AS x "
+                f"GROUP BY {status} HAVING SUM(d) <> 0 ORDER BY {status} "
+                f"ON CONFLICT ({status}) DO UPDATE SET {n} = {counts}.{n} + EXCLUDED.{n};"
+            )
+
+        added = f"SELECT {status}, 1 AS d FROM new_rows"
+        removed = f"SELECT {status}, -1 AS d FROM old_rows"
+        body = (
+            "BEGIN\n"
+            f"IF TG_OP = 'INSERT' THEN {upsert(added)}\n"
+            f"ELSIF TG_OP = 'DELETE' THEN {upsert(removed)}\n"
+            f"ELSIF TG_OP = 'UPDATE' THEN {upsert(f'{added} UNION ALL {removed}')}\n"
+            f"ELSE UPDATE {counts} SET {n} = 0;\n"  # TRUNCATE
+            "END IF;\n"
+            "RETURN NULL;\n"
+            "END"
+        )
+        statements = [
+            f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $body$\n{body}\n$body$"
+        ]
+        for event, referencing in (
+            ("INSERT", "REFERENCING NEW TABLE AS new_rows "),
+            ("DELETE", "REFERENCING OLD TABLE AS old_rows "),
+            ("UPDATE", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "),
+            ("TRUNCATE", ""),
+        ):
+            statements.append(
+                f"CREATE TRIGGER {q(f'{STATUS_COUNTS_TRIGGER}_{event.lower()}')} AFTER {event} ON {requests} "
+                f"{referencing}FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+            )
+        return tuple(statements)
+
+    def status_counts_drop_statements(self) -> tuple[str, ...]:
+        """Drop what status_counts_install_statements created (not the table)."""
+        q = self.quote
+        requests = q("UserAccessRequest")
+        if self.vendor == "postgresql":
+            events = ("insert", "delete", "update", "truncate")
+            drops = [
+                f"DROP TRIGGER IF EXISTS {q(f'{STATUS_COUNTS_TRIGGER}_{e}')} ON {requests}" for e in events
+            ]
+            return (*drops, f"DROP FUNCTION IF EXISTS {q(STATUS_COUNTS_TRIGGER)}()")
+        if self.vendor == "sqlite":
+            return tuple(
+                f"DROP TRIGGER IF EXISTS {q(f'{STATUS_COUNTS_TRIGGER}_{e}')}"
+                for e in ("insert", "delete", "update")
+            )
+        return (f"DROP TRIGGER IF EXISTS {q(STATUS_COUNTS_TRIGGER)}",)
 
     def is_unique_violation(self, exc: Exception, *, table: str, column: str, constraint: str) -> bool:
         """Whether an IntegrityError is a violation of this unique constraint (on `column`)."""

@@ -151,3 +151,18 @@ class AccessEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.request_id} by {self.actor}"
+
+
+class RequestStatusCount(models.Model):
+    """How many UserAccessRequest rows have each Status, kept by database triggers on that
+    table (migration 0009, docs/schema.md): All Requests' unfiltered counts without a scan.
+    Never written by the app. A status with no row counts 0."""
+
+    status = models.CharField(max_length=20, primary_key=True, db_column="Status")
+    n = models.BigIntegerField(db_column="N")
+
+    class Meta:
+        db_table = "RequestStatusCount"
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.n}"

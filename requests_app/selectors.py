@@ -8,6 +8,7 @@ of ids, then only the page's rows are fetched). docs/schema.md says which index 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,12 +18,21 @@ from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet, Subquery
 
 from accessmgr.http import page_get
-from requests_app.models import AccessEvent, ExpiryNotification, RevokedAccess, UserAccessRequest
+from requests_app.models import (
+    AccessEvent,
+    ExpiryNotification,
+    RequestStatusCount,
+    RevokedAccess,
+    UserAccessRequest,
+)
 
 PAGE_SIZE = 50
 SEARCH_MAX_LENGTH = 254
 STATUSES = tuple(UserAccessRequest.Status.values)  # ("Active", "Revoked")
 EXPIRING_WITHIN_MAX_DAYS = 3650
+# A search matching at most this many requests is read once (their ids and statuses), then
+# counted in Python and paged by primary key; a broader one is counted by GROUP BY.
+SEARCH_READ_ONCE_MAX = 500
 
 # sort key (the API's camelCase field; "-key" reverses every column) → ORDER BY, each
 # ending in a unique column so that a sort is stable and a page boundary never splits ties.
@@ -124,6 +134,12 @@ def _counts_query(base: QuerySet) -> dict[str, int]:
     return dict(base.values_list("status").annotate(n=Count("id")).order_by())
 
 
+def status_counts() -> dict[str, int]:
+    """Every request by status, read from RequestStatusCount (kept by triggers): one read of
+    a row per status, whatever the number of requests."""
+    return dict(RequestStatusCount.objects.values_list("status", "n"))
+
+
 def _counts_fingerprint() -> tuple[int | None, int | None]:
     """The highest UserAccessRequest.Id and RevokedAccess.Id (two index look-ups, one
     query): a create or a revoke in any process changes it."""
@@ -195,17 +211,26 @@ def access_request_list(
 ) -> Page:
     """One page of all requests with their revocation, filtered and sorted by `filters`
     (`now`: the database's clock, for the expiry filters). The page's `counts` are
-    {total, active, revoked} over the search alone; `page.paginator.count` is the rows
-    matching every filter. Past the end: the last page (clamp) or an empty page.
-    Two queries, three with an expiry filter; `counts_max_age` > 0: the counts may
-    come from the cache (REQUESTS_COUNTS_CACHE_SECONDS). Raises KeyError for an unknown sort.
+    {total, active, revoked} over the search alone (without a search or requester_id: from
+    RequestStatusCount); `page.paginator.count` is the rows matching every filter. Past the
+    end: the last page (clamp) or an empty page. Two queries, three with an expiry filter
+    (a search of more than SEARCH_READ_ONCE_MAX requests: one more); with a search or
+    requester_id and `counts_max_age` > 0, the counts of more than that may come from the
+    cache (REQUESTS_COUNTS_CACHE_SECONDS). Raises KeyError for an unknown sort.
     """
     ordering = _ordering(filters.sort)
     base = _searched(filters)
     search = search_clean(filters.search)
-    by_status = _counts_cached(
-        base=base, search=search, requester_id=filters.requester_id, max_age=counts_max_age
-    )
+    found = list(base.values_list("id", "status")[: SEARCH_READ_ONCE_MAX + 1]) if search else []
+    if search and len(found) <= SEARCH_READ_ONCE_MAX:  # the search's one scan
+        by_status = dict(Counter(status for _, status in found))
+        base = UserAccessRequest.objects.filter(id__in=[pk for pk, _ in found])
+    elif search or filters.requester_id is not None:
+        by_status = _counts_cached(
+            base=base, search=search, requester_id=filters.requester_id, max_age=counts_max_age
+        )
+    else:
+        by_status = status_counts()
     counts = {
         "total": sum(by_status.values()),
         "active": by_status.get(UserAccessRequest.Status.ACTIVE, 0),

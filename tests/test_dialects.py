@@ -67,14 +67,19 @@ def function_names(tree: exp.Expression) -> set[str]:
 
 
 def microsoft_strings() -> dict[str, str]:
-    """Every SQL text of the MICROSOFT dialect: its string fields and what each *_sql method
-    returns for sample arguments. A method with other parameters must be added here."""
+    """Every SQL text of the MICROSOFT dialect: its string fields, what each *_sql method
+    returns for sample arguments and each statement a *_statements method returns. A method
+    with other parameters must be added here."""
     texts = {}
     for field in dataclasses.fields(Dialect):
         value = getattr(MICROSOFT, field.name)
         if field.name not in NOT_SQL and isinstance(value, str) and value:
             texts[field.name] = value
     for name, method in inspect.getmembers(Dialect, inspect.isfunction):
+        if name.endswith("_statements"):
+            for i, statement in enumerate(method(MICROSOFT)):
+                texts[f"{name}[{i}]"] = statement
+            continue
         if not name.endswith("_sql"):
             continue
         params = [
@@ -103,6 +108,11 @@ def test_every_microsoft_string_is_collected():
         "notifications_claim_sql(NotificationJobRun, 3)",
     } <= set(texts)
     assert "revoke_events_insert_sql(3)" in texts
+    assert {
+        "status_counts_fill_sql()",
+        "status_counts_install_statements[0]",
+        "status_counts_drop_statements[0]",
+    } <= set(texts)
 
 
 @pytest.mark.parametrize("name", sorted(microsoft_strings()))
@@ -355,13 +365,92 @@ def test_revoke_update_marks_the_active_ids_and_returns_their_ids(dialect, read)
         dialect.revoke_update_sql(0)
 
 
-def test_revoke_update_on_sql_server_outputs_the_ids_it_changed():
+def test_revoke_update_on_sql_server_outputs_the_ids_it_changed_into_a_table_variable():
+    # OUTPUT without INTO is refused on a table with an enabled trigger (error 334), and
+    # UserAccessRequest has RequestStatusCount's: one batch, whose one result set is the ids.
     sql = MICROSOFT.revoke_update_sql(3)
-    update = parse_tsql(fill_placeholders(sql, numbers=True))
+    statements = sqlglot.parse(
+        fill_placeholders(sql, numbers=True), read="tsql", error_level=sqlglot.ErrorLevel.RAISE
+    )
+    nocount, declare, update, count_on, select = statements
+    assert (
+        nocount.sql(dialect="tsql").upper() == "SET NOCOUNT ON"
+        and count_on.sql(dialect="tsql").upper() == "SET NOCOUNT OFF"
+    )
+    assert isinstance(declare, exp.Declare)
     assert isinstance(update, exp.Update)
     assert update.this.name == "UserAccessRequest"
-    assert "OUTPUT INSERTED.[Id] WHERE" in sql
+    assert "OUTPUT INSERTED.[Id] INTO @revoked WHERE" in sql
     assert "[Status] = 'Active'" in update.args["where"].sql(dialect="tsql")
+    assert isinstance(select, exp.Select) and select.args["from_"].this.sql(dialect="tsql") == "@revoked"
+
+
+def _counted_statuses(tree: exp.Expression) -> list[str]:
+    return [t.name for t in tree.find_all(exp.Table)]
+
+
+@pytest.mark.parametrize(
+    "dialect,read",
+    [(MICROSOFT, "tsql"), (SQLITE, "sqlite"), (POSTGRESQL, "postgres")],
+    ids=["microsoft", "sqlite", "postgresql"],
+)
+def test_status_counts_fill_is_one_insert_select_grouped_by_status(dialect, read):
+    (insert,) = sqlglot.parse(
+        dialect.status_counts_fill_sql(), read=read, error_level=sqlglot.ErrorLevel.RAISE
+    )
+    assert isinstance(insert, exp.Insert)
+    assert insert.this.this.name == "RequestStatusCount"
+    assert [c.name for c in insert.this.expressions] == ["Status", "N"]
+    select = insert.expression
+    assert [g.sql() for g in select.args["group"].expressions] == ['s."Status"']
+    assert {"Active", "Revoked"} <= {lit.this for lit in select.find_all(exp.Literal)}
+
+
+def test_status_counts_trigger_on_sql_server_is_one_merge_over_inserted_and_deleted():
+    (trigger,) = MICROSOFT.status_counts_install_statements()
+    head, body = trigger.split(" AS\n", 1)
+    assert head == "CREATE TRIGGER [uar_status_count] ON [UserAccessRequest] AFTER INSERT, UPDATE, DELETE"
+    assert body.startswith("BEGIN\n") and body.endswith("\nEND")
+    statements = sqlglot.parse(
+        body.removeprefix("BEGIN\n").removesuffix("\nEND"), read="tsql", error_level=sqlglot.ErrorLevel.RAISE
+    )
+    nocount, merge = statements
+    assert nocount.sql(dialect="tsql").upper() == "SET NOCOUNT ON"  # no row counts for the caller to misread
+    assert isinstance(merge, exp.Merge)
+    assert merge.this.name == "RequestStatusCount"
+    assert {"inserted", "deleted"} <= set(_counted_statuses(merge.args["using"]))
+    assert "HOLDLOCK" in merge.this.sql(dialect="tsql")  # the upsert under a key-range lock
+    # the whole statement as the server gets it parses too (sqlglot keeps CREATE TRIGGER as a command)
+    sqlglot.parse(trigger, read="tsql", error_level=sqlglot.ErrorLevel.RAISE)
+    (drop,) = MICROSOFT.status_counts_drop_statements()
+    assert isinstance(parse_tsql(drop), exp.Drop)
+
+
+def test_status_counts_on_postgresql_fire_once_per_statement_over_transition_tables():
+    function, *triggers = POSTGRESQL.status_counts_install_statements()
+    assert function.startswith('CREATE FUNCTION "uar_status_count"() RETURNS trigger LANGUAGE plpgsql')
+    body = function.split("$body$")[1]
+    upserts = re.findall(r"INSERT INTO .*?;", body)
+    assert len(upserts) == 3  # insert, delete, update
+    for upsert in upserts:
+        (tree,) = sqlglot.parse(upsert, read="postgres", error_level=sqlglot.ErrorLevel.RAISE)
+        assert isinstance(tree, exp.Insert) and tree.this.this.name == "RequestStatusCount"
+        assert "ORDER BY" in upsert and "ON CONFLICT" in upsert  # rows locked in Status order
+    events = [re.search(r"AFTER (\w+)", t).group(1) for t in triggers]
+    assert events == ["INSERT", "DELETE", "UPDATE", "TRUNCATE"]
+    assert all("FOR EACH STATEMENT" in t for t in triggers)
+    assert "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows" in triggers[2]
+
+
+def test_status_counts_on_sqlite_fire_per_row_and_on_a_status_change_only():
+    triggers = SQLITE.status_counts_install_statements()
+    assert [re.search(r"AFTER (INSERT|DELETE|UPDATE OF \S+)", t).group(1) for t in triggers] == [
+        "INSERT",
+        "DELETE",
+        'UPDATE OF "Status"',
+    ]
+    assert 'WHEN OLD."Status" IS NOT NEW."Status"' in triggers[2]
+    assert all("FOR EACH ROW" in t for t in triggers)
 
 
 def test_a_database_without_returning_is_refused(monkeypatch):
@@ -475,8 +564,24 @@ def test_lock_hint_parses_as_a_table_hint():
 # --- docs/sqlserver-schema.sql ---------------------------------------------------------
 
 
+def schema_batches() -> list[str]:
+    """The file's batches, as sqlcmd sends them: split on GO lines (sqlglot has no GO)."""
+    return re.split(r"^GO$", SCHEMA_SQL.read_text(), flags=re.M)
+
+
 def schema_statements() -> list[exp.Expression]:
-    return sqlglot.parse(SCHEMA_SQL.read_text(), read="tsql", error_level=sqlglot.ErrorLevel.RAISE)
+    return [
+        statement
+        for batch in schema_batches()
+        for statement in sqlglot.parse(batch, read="tsql", error_level=sqlglot.ErrorLevel.RAISE)
+    ]
+
+
+def test_schema_sql_has_each_trigger_alone_in_its_batch():
+    triggers = [b for b in schema_batches() if "CREATE TRIGGER" in b]
+    assert len(triggers) == 1
+    assert triggers[0].strip().startswith("CREATE TRIGGER [uar_status_count]")
+    assert triggers[0].strip().endswith("END;")
 
 
 def test_schema_sql_parses_and_creates_every_seed_table():
@@ -501,6 +606,7 @@ def test_schema_sql_parses_and_creates_every_seed_table():
         "WebhookEvent",
         "WebhookDelivery",
         "WebhookAttempt",
+        "RequestStatusCount",
     }
 
 

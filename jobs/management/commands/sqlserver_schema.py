@@ -66,6 +66,14 @@ def sqlserver_connection():
     return connection
 
 
+def _own_batch(statement: str) -> str:
+    """A CREATE TRIGGER between GO lines: it must be alone in its batch (sqlcmd, SSMS),
+    as it is when migrate sends it."""
+    if statement.lstrip().upper().startswith("CREATE TRIGGER"):
+        return f"GO\n{statement}\nGO"
+    return statement
+
+
 def sqlserver_schema_sql(*, apps: list[str]) -> str:
     """The T-SQL of every migration of `apps`, in dependency order."""
     connection = sqlserver_connection()
@@ -91,7 +99,7 @@ def sqlserver_schema_sql(*, apps: list[str]) -> str:
         # their order changes from run to run. Sorted, the file is reproducible.
         collected = editor.collected_sql[:immediate] + sorted(editor.collected_sql[immediate:])
         if key[0] in apps:
-            lines += ["", f"-- Migration {key[0]}.{key[1]}", *collected]
+            lines += ["", f"-- Migration {key[0]}.{key[1]}", *map(_own_batch, collected)]
     return "\n".join(lines) + "\n"
 
 
