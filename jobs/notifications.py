@@ -275,10 +275,9 @@ def notification_emails() -> Callable[[PendingNotification], EmailMultiAlternati
     reminders = EmailRenderer("expiry-reminder", fields=REMINDER_FIELDS, variant=REMINDER_VARIANT)
 
     def build(item: PendingNotification) -> EmailMultiAlternatives:
-        if item.email_template == reminders.name:
-            message = reminders.build(item, to=item.email)
-        else:
-            message = email_build(name=item.email_template, to=item.email, context={"item": item})
+        if item.email_template != reminders.name:
+            return notification_email(item)
+        message = reminders.build(item, to=item.email)
         message.extra_headers["Message-ID"] = item.message_id
         return message
 
@@ -449,7 +448,7 @@ def in_doubt_release(lock: JobLock) -> int:
     so none is in flight), so their notices are due again; how many. "hold": 0."""
     if settings.NOTIFY_IN_DOUBT != "resend":
         return 0
-    released, _ = NotificationClaim.objects.exclude(job_id=lock.job_id).delete()
+    released, _ = claims_in_doubt().delete()  # this run's own claims are live, so left
     if released:
         lock.log(
             logging.WARNING,
