@@ -502,9 +502,13 @@ def send_all(
                 started = time.monotonic()
                 next_progress = started + PROGRESS_EVERY_SECONDS
                 running = 0
+
+                def claimable() -> bool:  # room for at least `ahead` more (every thread is busy or free)
+                    return bool(todo) and running <= workers and not lock.lost.is_set()
+
                 while True:
-                    free = workers + ahead - running
-                    if todo and (free >= ahead or not running) and not lock.lost.is_set():
+                    if claimable():
+                        free = workers + ahead - running
                         batch = [todo.popleft() for _ in range(min(free, claims.batch_rows, len(todo)))]
                         to_send, passed = claims.claim(batch)
                         skipped += passed
@@ -516,8 +520,7 @@ def send_all(
                     if not running and (not todo or lock.lost.is_set()):
                         break
                     if running:  # without waiting while there are threads to claim for
-                        more = todo and workers + ahead - running >= ahead and not lock.lost.is_set()
-                        wait = 0.0 if more else max(0.0, next_progress - time.monotonic())
+                        wait = 0.0 if claimable() else max(0.0, next_progress - time.monotonic())
                         running -= _finished(finished, timeout=wait)
                     if not lock.lease_held():
                         break
