@@ -101,14 +101,18 @@ class NotificationClaimAdmin(admin.ModelAdmin):
     def release(self, request, queryset) -> None:
         chosen = set(queryset.values_list("id", flat=True))
         released_ids = list(claims_in_doubt().filter(id__in=chosen).values_list("id", flat=True))
-        NotificationClaim.objects.filter(id__in=released_ids).delete()
-        logger.warning(
-            "%s released %d notices in doubt; the next notification run sends them again",
-            request.user.get_username(),
-            len(released_ids),
-            extra={"event": "in_doubt_released", "released": released_ids, "by": request.user.get_username()},
-        )
         if released_ids:
+            NotificationClaim.objects.filter(id__in=released_ids).delete()
+            logger.warning(
+                "%s released %d notices in doubt; the next notification run sends them again",
+                request.user.get_username(),
+                len(released_ids),
+                extra={
+                    "event": "in_doubt_released",
+                    "released": released_ids,
+                    "by": request.user.get_username(),
+                },
+            )
             self.message_user(
                 request, f"{len(released_ids)} released: the next notification run sends them again."
             )
