@@ -73,8 +73,8 @@ def _fresh_table(n: int, *, analyze: bool = True) -> None:
 def revoke_floor() -> int:
     """The floor the job is held to: the job's own writes (revocation, RevokedAccess, audit
     and outbox rows) for every expired request in ONE transaction, without the lock, its
-    fences, progress or chunks — on PostgreSQL one statement over all the ids, elsewhere
-    the dialect's statements in parameter-limit-sized pieces. How many it revoked."""
+    fences or progress — on PostgreSQL one statement over all the ids, elsewhere the
+    dialect's statements in the job's chunk size (their parameter limit). How many it revoked."""
     dialect = dialect_for()
     with transaction.atomic():
         now = db_now()
