@@ -37,6 +37,7 @@ class Dialect:
     max_parameters: int = 2100  # the most parameters one statement may carry
     share_lock: str = ""  # appended to a SELECT: lock the rows read until the transaction ends
     revoke_chunk_ids: int = 2000  # the revoke job's chunk when REVOKE_CHUNK_SIZE is 0
+    concat: str = "||"  # string concatenation
     quote: Callable[[str], str] = str  # the connection's ops.quote_name (dialect_for binds it)
 
     def acquire_sql(self, table: str) -> str:
@@ -182,6 +183,35 @@ class Dialect:
         returning = ", ".join(q(c) for c in returned)
         return (
             f"WITH {values} AS (VALUES {rows}) {insert} {select} ON CONFLICT DO NOTHING RETURNING {returning}"
+        )
+
+    def notice_events_insert_sql(self, count: int) -> str:
+        """The audit events of `count` ExpiryNotification ids a recorder batch just wrote, one
+        INSERT … SELECT in their order: Event_Type is the second parameter for a notice of the
+        first parameter's type (the access-ended notice), else the third; Occurred_At is
+        Sent_At; Detail is "<type> to <sent to>". Parameters: that notice type, its event
+        type, the reminders' event type, the actor, then the ids."""
+        q = self.quote
+        columns = ", ".join(q(c) for c in EVENT_COLUMNS)
+        detail = f" {self.concat} ".join((q("Notification_Type"), "' to '", q("Sent_To")))
+        return (
+            f"INSERT INTO {q('AccessEvent')} ({columns}) "
+            f"SELECT {q('Request_Id')}, CASE WHEN {q('Notification_Type')} = %s THEN %s ELSE %s END, "
+            f"{q('Sent_At')}, %s, {q('Job_Id')}, '', {detail} FROM {q('ExpiryNotification')} "
+            f"WHERE {q('Id')} IN ({_placeholders(count)}) ORDER BY {q('Id')}"
+        )
+
+    def notice_outbox_insert_sql(self, count: int) -> str:
+        """The outbox events of `count` ExpiryNotification ids a recorder batch just wrote,
+        but those of the second parameter's type, one INSERT … SELECT in their order (Data
+        NULL: read from the notice when sent). Parameters: event type, the notice type left
+        out, then the ids."""
+        q = self.quote
+        return (
+            f"INSERT INTO {q('WebhookEvent')} ({q('Type')}, {q('Request_Id')}, {q('Job_Id')}, "
+            f"{q('Created_At')}) SELECT %s, {q('Request_Id')}, {q('Job_Id')}, {self.now} "
+            f"FROM {q('ExpiryNotification')} WHERE {q('Notification_Type')} <> %s "
+            f"AND {q('Id')} IN ({_placeholders(count)}) ORDER BY {q('Id')}"
         )
 
     def statement_timeout_sql(self, seconds: float) -> str | None:
@@ -375,6 +405,7 @@ MICROSOFT = Dialect(
     ago="DATEADD(millisecond, -CAST(%s * 1000 AS int), SYSUTCDATETIME())",
     lock_hint=" WITH (UPDLOCK, HOLDLOCK)",
     output_inserted=True,
+    concat="+",
 )
 
 DIALECTS = {d.vendor: d for d in (POSTGRESQL, SQLITE, MICROSOFT)}

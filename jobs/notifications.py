@@ -24,14 +24,20 @@ from django.templatetags.tz import utc
 from django.urls import reverse
 
 from accessmgr.db import db_now
+from jobs.dialects import dialect_for
 from jobs.emails import EmailRenderer, email_build, stable_message_id
 from jobs.lock import JobLock
 from jobs.models import NotificationClaim, NotificationFailure, NotificationJobRun
 from jobs.runner import job_run
 from jobs.sending import Outcome, Written, send_all
-from requests_app.models import NEVER_EXPIRES, AccessEvent, ExpiryNotification, UserAccessRequest
-from webhooks.events import events_record
-from webhooks.models import EXPIRING
+from requests_app.models import (
+    ACCESS_ENDED,
+    NEVER_EXPIRES,
+    AccessEvent,
+    ExpiryNotification,
+    UserAccessRequest,
+)
+from webhooks.events import notices_announce
 
 # --- Which reminder is due --------------------------------------------------------------
 
@@ -184,9 +190,6 @@ def pending_notifications(*, now: datetime | None = None) -> list[PendingNotific
     return pending + access_ended_pending(now=now)
 
 
-ACCESS_ENDED = "Access Ended"
-
-
 def access_ended_pending(*, now: datetime) -> list[PendingNotification]:
     """Revoked requests whose "Access Ended" notice has not been sent: each request with a
     "Revoked" audit event (revocations before the audit trail have none, so no notice for
@@ -305,36 +308,23 @@ def _record_key(item: PendingNotification) -> tuple:
 NOTIFIED_BY = "System - Expiry Notification Job"
 
 
-def _notices_announce(job_id: str):
-    def also(written: list[tuple[PendingNotification, Written]]) -> None:
-        """Inside the recorder's transaction: the audit trail's "Reminder Sent" / "Access
-        Ended Sent" event of each notice written, and the webhook outbox's
-        access_request.expiring event of each reminder. One INSERT per table."""
-        AccessEvent.objects.bulk_create(
-            AccessEvent(
-                request_id=item.request_id,
-                event_type=(
-                    AccessEvent.Type.ACCESS_ENDED_SENT
-                    if item.reminder == ACCESS_ENDED
-                    else AccessEvent.Type.REMINDER_SENT
-                ),
-                occurred_at=row.sent_at,
-                actor=NOTIFIED_BY,
-                job_id=job_id,
-                detail=f"{item.reminder} to {item.email}"[:300],
-            )
-            for item, row in written
-        )
-        events_record(
-            type=EXPIRING,
-            data=[
-                (item, {"reminder": item.reminder, "daysLeft": item.days_left, "jobId": job_id})
-                for item, _row in written
-                if item.reminder != ACCESS_ENDED
+def _notices_record_also(written: list[tuple[PendingNotification, Written]]) -> None:
+    """Inside the recorder's transaction, from the ExpiryNotification rows it wrote: the audit
+    trail's "Reminder Sent" / "Access Ended Sent" event of each and the webhook outbox's
+    access_request.expiring event of each reminder. One INSERT … SELECT per table."""
+    ids = [row.id for _item, row in written]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            dialect_for().notice_events_insert_sql(len(ids)),
+            [
+                ACCESS_ENDED,
+                AccessEvent.Type.ACCESS_ENDED_SENT,
+                AccessEvent.Type.REMINDER_SENT,
+                NOTIFIED_BY,
+                *ids,
             ],
         )
-
-    return also
+    notices_announce(ids)
 
 
 def _failure_rule(*, simulate_failures: bool, fail_emails: frozenset):
@@ -474,7 +464,7 @@ def _notify(lock: JobLock, *, should_fail) -> NotificationResult:
         build=notification_emails(),
         row=_record_row(lock.job_id),
         key=_record_key,
-        also=_notices_announce(lock.job_id),
+        also=_notices_record_also,
         should_fail=should_fail,
     )
     outcomes = report.outcomes

@@ -62,6 +62,9 @@ class UserAccessRequest(models.Model):
         return self.expires_on.year == NEVER_EXPIRES.year
 
 
+ACCESS_ENDED = "Access Ended"  # ExpiryNotification.Notification_Type of the access-ended notice
+
+
 class ExpiryNotification(models.Model):
     id = models.AutoField(primary_key=True, db_column="Id")
     request = models.ForeignKey(

@@ -22,6 +22,7 @@ from sqlglot import exp
 from jobs.dialects import DIALECTS, EVENT_COLUMNS, Dialect, dialect_for
 from jobs.management.commands.sqlserver_schema import sqlserver_connection
 from jobs.models import JOB_MODELS
+from jobs.sending import RECORD_BATCH_ROWS
 
 from .conftest import ROOT
 
@@ -33,7 +34,7 @@ SCHEMA_SQL = ROOT / "docs" / "sqlserver-schema.sql"
 MAX_IDS = MICROSOFT.max_parameters - 4  # jobs.revoke.revoke_chunk_ids on SQL Server, at most
 
 # Dialect fields that are not SQL.
-NOT_SQL = {"vendor", "quote"}
+NOT_SQL = {"vendor", "quote", "concat"}
 # Functions that give the server's local time: the lock must never use them.
 LOCAL_TIME = re.compile(r"\b(GETDATE|SYSDATETIME|SYSDATETIMEOFFSET|CURRENT_TIMESTAMP|GETUTCDATE)\b", re.I)
 SAMPLE_LITERALS = [
@@ -254,6 +255,40 @@ def test_revoke_events_insert_is_one_insert_select_of_the_revoked_ids_by_primary
     if read == "tsql":
         assert function_names(select.expressions[3]) == {"SYSUTCDATETIME"}
     assert dialect.revoke_events_insert_sql(MAX_IDS).count("%s") == MAX_IDS + 2 < 2100
+
+
+@pytest.mark.parametrize(
+    "dialect,read",
+    [(MICROSOFT, "tsql"), (SQLITE, "sqlite"), (POSTGRESQL, "postgres")],
+    ids=["microsoft", "sqlite", "postgresql"],
+)
+@pytest.mark.parametrize(
+    "method,target,columns,params",
+    [
+        ("notice_events_insert_sql", "AccessEvent", list(EVENT_COLUMNS), 4),
+        ("notice_outbox_insert_sql", "WebhookEvent", ["Type", "Request_Id", "Job_Id", "Created_At"], 2),
+    ],
+    ids=["audit", "outbox"],
+)
+def test_the_recorders_events_are_one_insert_select_of_the_notices_written_by_primary_key(
+    dialect, read, method, target, columns, params
+):
+    sql = getattr(dialect, method)(3)
+    assert sql.count("%s") == params + 3
+    filled = (
+        fill_placeholders(sql, numbers=True) if read == "tsql" else sql.replace("%s", "7").replace("%%", "%")
+    )
+    (tree,) = sqlglot.parse(filled, read=read, error_level=sqlglot.ErrorLevel.RAISE)
+
+    assert isinstance(tree, exp.Insert) and tree.this.this.name == target
+    assert [column.name for column in tree.this.expressions] == columns
+    select = tree.expression
+    assert len(select.expressions) == len(columns)
+    assert select.args["from_"].this.name == "ExpiryNotification" and not select.args.get("joins")
+    ids = next(node for node in select.args["where"].find_all(exp.In))
+    assert ids.this.name == "Id" and len(ids.expressions) == 3
+    assert [o.this.name for o in select.args["order"].expressions] == ["Id"]  # events in the notices' order
+    assert getattr(dialect, method)(RECORD_BATCH_ROWS).count("%s") == RECORD_BATCH_ROWS + params < 2100
 
 
 def test_revocations_insert_parameters_stay_below_the_sql_server_limit():

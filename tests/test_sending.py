@@ -1,6 +1,7 @@
 """jobs/sending.py: senders send, one recorder records (batched, fenced, retried), the lease
 stops the sends, one SMTP connection per worker against a real SMTP server (SmtpSink)."""
 
+import json
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from jobs.sending import notifications_record
 from requests_app.models import AccessEvent, ExpiryNotification
 from tests.factories import request_make, requests_make
 from tests.faults.smtp import SmtpSink
+from webhooks.events import event_bodies
 from webhooks.models import EXPIRING, WebhookEvent
 
 DUE_IN = timedelta(days=10)  # each due its 30-Day Reminder
@@ -73,7 +75,10 @@ def test_a_batch_that_fails_to_record_is_retried_and_never_records_a_failed_send
     assert AccessEvent.objects.filter(event_type="Reminder Sent").count() == 6
     events = WebhookEvent.objects.filter(type=EXPIRING)
     assert {e.request_id for e in events} == {r.request_id for r in ok}
-    assert all(e.data["reminder"] == "30-Day Reminder" and e.data["daysLeft"] == 10 for e in events)
+    bodies = [json.loads(body)["data"] for body in event_bodies(list(events)).values()]  # as sent
+    assert sorted(b["requestId"] for b in bodies) == sorted(r.request_id for r in ok)
+    assert all(b["reminder"] == "30-Day Reminder" and b["daysLeft"] == 10 for b in bodies)
+    assert all(b["jobId"] == result["jobId"] and b["requestorEmail"] for b in bodies)
 
 
 @pytest.mark.django_db(transaction=True)

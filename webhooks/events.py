@@ -15,8 +15,16 @@ from django.db.models.expressions import RawSQL
 
 from accessmgr.db import db_datetime
 from jobs.dialects import dialect_for
-from requests_app.models import RevokedAccess, UserAccessRequest
-from webhooks.models import EVENT_TYPES, REVOKED, TEST, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from requests_app.models import ACCESS_ENDED, ExpiryNotification, RevokedAccess, UserAccessRequest
+from webhooks.models import (
+    EVENT_TYPES,
+    EXPIRING,
+    REVOKED,
+    TEST,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from webhooks.trigger import deliveries_after_commit
 
 
@@ -44,30 +52,30 @@ def event_record(*, type: str, request: UserAccessRequest, data: dict | None = N
     the transaction of the change it announces. Created_At is the database clock's.
 
     Raises ValueError for an unknown type, RuntimeError outside a transaction."""
-    return events_record(type=type, data=[(request, data or {})])[0]
-
-
-def events_record(*, type: str, data: list[tuple[UserAccessRequest, dict]]) -> list[WebhookEvent]:
-    """event_record for many requests at once, one INSERT: an event of `type` per
-    (request, extras) pair, in their order (the notification job's recorder announces a batch
-    of reminders). Same rules and errors as event_record; an empty list writes nothing."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}; expected one of {', '.join(EVENT_TYPES)}")
     if not connection.in_atomic_block:
         raise RuntimeError("event_record must be called inside the transaction of the change it announces")
-    if not data:
-        return []
     deliveries_after_commit()
-    now = RawSQL(dialect_for().now, [])
-    return WebhookEvent.objects.bulk_create(
-        WebhookEvent(
-            type=type,
-            request_id=request.request_id,
-            data={**request_data(request), **extras},
-            created_at=now,
-        )
-        for request, extras in data
+    return WebhookEvent.objects.create(
+        type=type,
+        request_id=request.request_id,
+        data={**request_data(request), **(data or {})},
+        created_at=RawSQL(dialect_for().now, []),
     )
+
+
+def notices_announce(ids: list[int]) -> None:
+    """The access_request.expiring event of each reminder among the ExpiryNotification rows
+    `ids` (none for the access-ended notice), one INSERT … SELECT; their data is read from
+    the notice when sent. Call inside the transaction that wrote the notices."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("notices_announce must be called inside the transaction that wrote the notices")
+    if not ids:
+        return
+    deliveries_after_commit()
+    with connection.cursor() as cursor:
+        cursor.execute(dialect_for().notice_outbox_insert_sql(len(ids)), [EXPIRING, ACCESS_ENDED, *ids])
 
 
 def test_event_record(*, endpoint: WebhookEndpoint, sent_by: str) -> WebhookDelivery:
@@ -92,20 +100,46 @@ def revocation_data(revocation: RevokedAccess) -> dict:
     }
 
 
-def event_bodies(events: list[WebhookEvent]) -> dict[int, str]:
-    """The JSON body of each event, by event id: {"type", "timestamp", "data"}. The revoke
-    job's events (Data NULL) take their data from their RevokedAccess row: one query."""
-    missing = [e.request_id for e in events if e.type == REVOKED and e.request_id]
+def notice_data(notice: ExpiryNotification) -> dict:
+    """What an access_request.expiring event adds to the request's fields: the reminder, the
+    days left when it was sent (UTC dates, as the job counts them) and the run."""
+    expires, sent = db_datetime(notice.expires_on), db_datetime(notice.sent_at)
+    days_left = (expires.date() - sent.date()).days if expires and sent else None
+    return {"reminder": notice.notification_type, "daysLeft": days_left, "jobId": notice.job_id}
+
+
+def _sources(events: list[WebhookEvent]) -> tuple[dict, dict]:
+    """The rows the events without Data are read from: the revoke job's RevokedAccess rows
+    by request id, and the notification job's reminders by (request id, job id). Two queries."""
+    revoked = [e.request_id for e in events if e.type == REVOKED and e.request_id]
     revocations = {
         r.request_id: r
-        for r in RevokedAccess.objects.filter(request_id__in=missing).select_related("request")
+        for r in RevokedAccess.objects.filter(request_id__in=revoked).select_related("request")
     }
+    expiring = [e for e in events if e.type == EXPIRING and e.data is None and e.request_id]
+    notices = {}
+    if expiring:
+        rows = ExpiryNotification.objects.filter(
+            request_id__in={e.request_id for e in expiring}, job_id__in={e.job_id for e in expiring}
+        ).exclude(notification_type=ACCESS_ENDED)
+        notices = {(n.request_id, n.job_id): n for n in rows.select_related("request")}
+    return revocations, notices
+
+
+def event_bodies(events: list[WebhookEvent]) -> dict[int, str]:
+    """The JSON body of each event, by event id: {"type", "timestamp", "data"}. The jobs'
+    events (Data NULL) take their data from their RevokedAccess row or their reminder's
+    ExpiryNotification row: two queries."""
+    revocations, notices = _sources(events)
     bodies = {}
     for event in events:
         data = dict(event.data or {})
         if event.type == REVOKED and event.request_id in revocations:
             revocation = revocations[event.request_id]
             data = {**request_data(revocation.request), "reason": None, **data, **revocation_data(revocation)}
+        elif event.type == EXPIRING and event.data is None and (event.request_id, event.job_id) in notices:
+            notice = notices[(event.request_id, event.job_id)]
+            data = {**request_data(notice.request), **notice_data(notice)}
         body = {"type": event.type, "timestamp": _time(event.created_at), "data": data}
         bodies[event.id] = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
     return bodies
