@@ -37,6 +37,20 @@ _MARKER = "\x1e{}\x1e"
 _MARKERS = re.compile("\x1e(\\d+)\x1e")
 
 
+class _Filler:
+    """A rendered template with markers, split once: fill(values) puts each marker's value
+    in its place."""
+
+    def __init__(self, rendered: str):
+        pieces = _MARKERS.split(rendered)  # text, field index, text, …, text
+        self._texts = pieces[0::2]
+        self._fields = [int(index) for index in pieces[1::2]]
+
+    def fill(self, values: Sequence[str]) -> str:
+        texts = self._texts
+        return texts[0] + "".join(values[f] + text for f, text in zip(self._fields, texts[1:], strict=True))
+
+
 class _Marked:
     """Stands in for the item while a variant renders: each of `fields` reads as its marker,
     a `variant` attribute as the item's; any other attribute read is noted in `strays`."""
@@ -64,7 +78,7 @@ class EmailRenderer:
 
     def __init__(self, name: str, *, fields: Sequence[str], variant: Sequence[str]):
         self.name, self.fields, self.variant = name, tuple(fields), tuple(variant)
-        self._parts: dict[tuple, tuple[str, ...]] = {}
+        self._parts: dict[tuple, tuple[_Filler, ...]] = {}
         self.whole = False  # set once the cache was refused: every email is rendered whole
 
     def build(self, item: Any, *, to: str) -> EmailMultiAlternatives:
@@ -76,18 +90,19 @@ class EmailRenderer:
             return self._first(item, key, to)
         return self._filled(parts, item, to)
 
-    def _filled(self, parts: tuple[str, ...], item: Any, to: str) -> EmailMultiAlternatives:
+    def _filled(self, parts: tuple[_Filler, ...], item: Any, to: str) -> EmailMultiAlternatives:
         values = [str(getattr(item, f)) for f in self.fields]
         escaped = [escape(v) for v in values]
         subject, text, html = (
-            _MARKERS.sub(lambda m, vs=vs: vs[int(m.group(1))], part)
-            for part, vs in zip(parts, (values, values, escaped), strict=True)
+            part.fill(vs) for part, vs in zip(parts, (values, values, escaped), strict=True)
         )
         return _email(subject, text, html, to)
 
     def _first(self, item: Any, key: tuple, to: str) -> EmailMultiAlternatives:
         marked = _Marked(item, self.fields, self.variant)
-        parts = tuple(render_to_string(f"emails/{self.name}-{part}", {"item": marked}) for part in PARTS)
+        parts = tuple(
+            _Filler(render_to_string(f"emails/{self.name}-{part}", {"item": marked})) for part in PARTS
+        )
         whole = email_build(name=self.name, to=to, context={"item": item})
         filled = self._filled(parts, item, to) if not marked.strays else None
         if filled is None or _content(filled) != _content(whole):

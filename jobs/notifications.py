@@ -10,7 +10,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -22,6 +22,7 @@ from django.db.models.functions import Coalesce
 from django.template.defaultfilters import date as date_format
 from django.templatetags.tz import utc
 from django.urls import reverse
+from django.utils.translation import get_language
 
 from accessmgr.db import db_now
 from jobs.dialects import dialect_for
@@ -91,7 +92,7 @@ class PendingNotification:
     @property
     def expires_text(self) -> str:
         """Expires_On as the emails print it, in UTC: "Saturday 5 December 2026, 14:30"."""
-        return date_format(utc(self.expires_on), "l j F Y, H:i")
+        return _minute_text(utc(self.expires_on).replace(second=0, microsecond=0), get_language())
 
     @property
     def email_template(self) -> str:
@@ -105,6 +106,11 @@ class PendingNotification:
     @property
     def new_request_url(self) -> str:
         return settings.SITE_URL + reverse("requests_app:create_request")
+
+
+@lru_cache(maxsize=4096)  # many requests of a bulk grant share their expiry minute
+def _minute_text(minute: datetime, language: str | None) -> str:
+    return date_format(minute, "l j F Y, H:i")
 
 
 # The reminders about the request's current expiry; one without Expires_On (written by
