@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 import queue
 import smtplib
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -319,6 +320,36 @@ class Recorder:
         )
 
 
+# --- The interpreter ------------------------------------------------------------------------
+
+_switch_guard = threading.Lock()
+_switch_users = 0
+_switch_before = 0.0
+
+
+@contextmanager
+def switch_interval(seconds: float) -> Iterator[None]:
+    """Run the block with the interpreter's thread switch interval at `seconds` (nothing when
+    0). Runs that overlap in one process share it; the last one out restores the interval
+    there was before the first."""
+    global _switch_users, _switch_before
+    if not seconds:
+        yield
+        return
+    with _switch_guard:
+        if _switch_users == 0:
+            _switch_before = sys.getswitchinterval()
+            sys.setswitchinterval(seconds)
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_guard:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_before)
+
+
 # --- The run --------------------------------------------------------------------------------
 
 
@@ -496,7 +527,10 @@ def send_all(
     finished: queue.SimpleQueue = queue.SimpleQueue()  # each future, once done (O(1) a send)
     started = time.monotonic()
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"notify-{lock.job_id[:8]}") as pool:
+        with (
+            switch_interval(settings.NOTIFY_SWITCH_INTERVAL_SECONDS),
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"notify-{lock.job_id[:8]}") as pool,
+        ):
             try:
                 _warm(pool, workers, build=lambda: build(items[0]))
                 started = time.monotonic()

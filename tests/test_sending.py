@@ -2,6 +2,7 @@
 stops the sends, one SMTP connection per worker against a real SMTP server (SmtpSink)."""
 
 import json
+import sys
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from jobs.lock import lease_seconds, lock_acquire
 from jobs.models import NotificationClaim, NotificationJobRun
 from jobs.notifications import PendingNotification, notifications_send
 from jobs.runner import JobFailed
-from jobs.sending import notifications_record
+from jobs.sending import notifications_record, switch_interval
 from requests_app.models import AccessEvent, ExpiryNotification
 from tests.factories import request_make, requests_make
 from tests.faults.smtp import SmtpSink
@@ -206,6 +207,43 @@ def test_every_worker_sends_at_once_although_the_items_are_claimed_in_several_ba
 
     assert (result["notifiedCount"], result["failedCount"]) == (6, 0)  # a late claim breaks the barrier
     assert len(recorded()) == 6
+
+
+class SwitchIntervalBackend(LocmemBackend):
+    """Notes the interpreter's switch interval during each send."""
+
+    seen: list[float] = []
+
+    def send_messages(self, messages):
+        SwitchIntervalBackend.seen.append(sys.getswitchinterval())
+        return super().send_messages(messages)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sends_run_with_the_switch_interval_setting_and_restore_the_interpreters(settings):
+    settings.EMAIL_BACKEND = "tests.test_sending.SwitchIntervalBackend"
+    settings.NOTIFY_SWITCH_INTERVAL_SECONDS = 0.04
+    SwitchIntervalBackend.seen = []
+    before = sys.getswitchinterval()
+    requests_make(3, expires_in=DUE_IN)
+
+    assert send()["notifiedCount"] == 3
+
+    assert SwitchIntervalBackend.seen == [0.04] * 3
+    assert sys.getswitchinterval() == before
+
+
+def test_overlapping_runs_share_the_switch_interval_and_the_last_one_out_restores_it():
+    before = sys.getswitchinterval()
+    first, second = switch_interval(0.03), switch_interval(0.03)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert sys.getswitchinterval() == 0.03  # the second run is still sending
+    second.__exit__(None, None, None)
+    assert sys.getswitchinterval() == before
+    with switch_interval(0):  # 0 leaves it
+        assert sys.getswitchinterval() == before
 
 
 # --- The lease ----------------------------------------------------------------------------------
