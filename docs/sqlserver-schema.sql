@@ -34,7 +34,15 @@ CREATE INDEX [uar_status_created_idx] ON [UserAccessRequest] ([Status], [Created
 --
 DROP INDEX [uar_email_idx] ON [UserAccessRequest];
 --
--- Drop the varchar_pattern_ops (…_like) indexes on Request_Id (PostgreSQL only)
+-- Drop the LIKE-pattern index of useraccessrequest.request_id (PostgreSQL)
+--
+-- (no-op)
+--
+-- Drop the LIKE-pattern index of revokedaccess.request (PostgreSQL)
+--
+-- (no-op)
+--
+-- Drop the LIKE-pattern index of expirynotification.request (PostgreSQL)
 --
 -- (no-op)
 
@@ -113,6 +121,12 @@ MERGE [RequestStatusCount] WITH (HOLDLOCK) AS c USING (SELECT x.[Status], SUM(x.
 END;
 GO
 INSERT INTO [RequestStatusCount] ([Status], [N]) SELECT s.[Status], COUNT(r.[Id]) FROM (SELECT 'Active' AS [Status] UNION SELECT 'Revoked' AS [Status] UNION SELECT [Status] FROM [UserAccessRequest]) AS s LEFT JOIN [UserAccessRequest] r ON r.[Status] = s.[Status] GROUP BY s.[Status];
+
+-- Migration requests_app.0010_accessevent_no_pattern_index
+--
+-- Drop the LIKE-pattern index of accessevent.request (PostgreSQL)
+--
+-- (no-op)
 
 -- Migration jobs.0001_initial
 --
@@ -201,6 +215,12 @@ CREATE TABLE [NotificationClaim] ([Id] bigint NOT NULL PRIMARY KEY IDENTITY (1, 
 ALTER TABLE [NotificationClaim] ADD CONSTRAINT [NotificationClaim_Request_Id_34698e25_fk_UserAccessRequest_Request_Id] FOREIGN KEY ([Request_Id]) REFERENCES [UserAccessRequest] ([Request_Id]);
 CREATE INDEX [NotificationClaim_Request_Id_34698e25] ON [NotificationClaim] ([Request_Id]);
 CREATE INDEX [nc_job_idx] ON [NotificationClaim] ([Job_Id]);
+
+-- Migration jobs.0009_notificationclaim_no_pattern_index
+--
+-- Drop the LIKE-pattern index of notificationclaim.request (PostgreSQL)
+--
+-- (no-op)
 
 -- Migration webhooks.0001_webhook_outbox
 --

@@ -38,6 +38,7 @@ class Dialect:
     share_lock: str = ""  # appended to a SELECT: lock the rows read until the transaction ends
     revoke_chunk_ids: int = 2000  # the revoke job's chunk when REVOKE_CHUNK_SIZE is 0
     concat: str = "||"  # string concatenation
+    pattern_indexes: bool = False  # Django adds a LIKE-pattern twin to indexed varchar columns
     quote: Callable[[str], str] = str  # the connection's ops.quote_name (dialect_for binds it)
 
     def acquire_sql(self, table: str) -> str:
@@ -238,6 +239,13 @@ class Dialect:
             f"WHERE {q('Id')} IN ({_placeholders(count)})"
         )
 
+    def pattern_index_drop_sql(self, index: str) -> str:
+        """Drop the LIKE-pattern index named `index` (accessmgr.schema.DropPatternIndex).
+        Raises NotImplementedError where Django makes no such index."""
+        if not self.pattern_indexes:
+            raise NotImplementedError(f"no LIKE-pattern indexes on {self.vendor}")
+        return f"DROP INDEX IF EXISTS {self.quote(index)}"
+
     def session_setup_sql(self, lock_timeout_ms: int) -> str | None:
         """What each new connection runs first (accessmgr.db.connection_session_setup), or None.
         SQL Server: SET LOCK_TIMEOUT, so no statement waits for a lock longer than
@@ -385,6 +393,7 @@ POSTGRESQL = Dialect(
     max_parameters=65535,
     share_lock=" FOR SHARE",
     revoke_chunk_ids=20000,  # one array parameter, whatever the number of ids
+    pattern_indexes=True,
 )
 
 # Django stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS[.ffffff]' UTC text, which compares

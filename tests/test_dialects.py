@@ -45,7 +45,13 @@ SAMPLE_LITERALS = [
     "'2026-12-31 00:00:00'",
     "'detail'",
 ]
-SAMPLE_ARGUMENTS = {"table": JOB_TABLES, "count": [3], "lock_timeout_ms": [600000], "seconds": [10.0]}
+SAMPLE_ARGUMENTS = {
+    "table": JOB_TABLES,
+    "count": [3],
+    "lock_timeout_ms": [600000],
+    "seconds": [10.0],
+    "index": ["x_like"],
+}
 
 
 def fill_placeholders(sql: str, *, numbers: bool = False) -> str:

@@ -6,11 +6,14 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from jobs.models import RevokeExpiredJobRun
-from requests_app.models import ExpiryNotification, RevokedAccess, UserAccessRequest
+from jobs.models import NotificationClaim, RevokeExpiredJobRun
+from requests_app.models import AccessEvent, ExpiryNotification, RevokedAccess, UserAccessRequest
 from requests_app.selectors import search_filter
 
-REQUEST_TABLES = [m._meta.db_table for m in (UserAccessRequest, RevokedAccess, ExpiryNotification)]
+REQUEST_TABLES = [
+    m._meta.db_table
+    for m in (UserAccessRequest, RevokedAccess, ExpiryNotification, AccessEvent, NotificationClaim)
+]
 
 
 def indexes(table: str) -> dict[str, dict]:

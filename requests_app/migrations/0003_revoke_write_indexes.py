@@ -20,42 +20,7 @@ breaks no future migration.
 
 from django.db import migrations
 
-# (table, Django's name for its `…_like` index on Request_Id)
-LIKE_INDEXES = [
-    ("UserAccessRequest", "UserAccessRequest_Request_Id_3e08fd1d_like"),
-    ("RevokedAccess", "RevokedAccess_Request_Id_20b65588_like"),
-    ("ExpiryNotification", "ExpiryNotification_Request_Id_d6411509_like"),
-]
-
-
-class DropPostgresqlLikeIndexes(migrations.operations.base.Operation):
-    """DROP the LIKE_INDEXES on PostgreSQL; nothing to do on any other database (so the
-    SQL Server DDL shows only this description). Reversible: backwards recreates them."""
-
-    reduces_to_sql = True
-    reversible = True
-
-    def state_forwards(self, app_label, state):
-        pass  # Django's model state has no record of these indexes
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for _table, name in LIKE_INDEXES:
-            schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        quote = schema_editor.quote_name
-        for table, name in LIKE_INDEXES:
-            schema_editor.execute(
-                f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(table)} "
-                f"({quote('Request_Id')} varchar_pattern_ops)"
-            )
-
-    def describe(self):
-        return "Drop the varchar_pattern_ops (…_like) indexes on Request_Id (PostgreSQL only)"
+from accessmgr.schema import DropPatternIndex
 
 
 class Migration(migrations.Migration):
@@ -68,5 +33,7 @@ class Migration(migrations.Migration):
             model_name="useraccessrequest",
             name="uar_email_idx",
         ),
-        DropPostgresqlLikeIndexes(),
+        DropPatternIndex("useraccessrequest", "request_id"),
+        DropPatternIndex("revokedaccess", "request"),
+        DropPatternIndex("expirynotification", "request"),
     ]

@@ -1,0 +1,47 @@
+"""Migration operations the apps share (their SQL is in jobs.dialects)."""
+
+from django.db import migrations
+
+from jobs.dialects import dialect_for
+
+
+class DropPatternIndex(migrations.operations.base.Operation):
+    """Drop the LIKE-pattern twin (varchar_pattern_ops) Django makes on PostgreSQL beside
+    the index of a varchar foreign key, where nothing filters the column with LIKE: a
+    second index every insert pays for. Nothing on the other databases, which make none.
+    Django's model state does not know that index, so the state is left as it is."""
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(self, model_name: str, field_name: str):
+        self.model_name, self.field_name = model_name, field_name
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def _index(self, app_label, schema_editor, state):
+        model = state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.field_name)
+        return (
+            model,
+            field,
+            schema_editor._create_index_name(model._meta.db_table, [field.column], suffix="_like"),
+        )
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        dialect = dialect_for(schema_editor.connection)
+        if dialect.pattern_indexes:
+            _model, _field, name = self._index(app_label, schema_editor, to_state)
+            schema_editor.execute(dialect.pattern_index_drop_sql(name))
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if dialect_for(schema_editor.connection).pattern_indexes:
+            model, field, _name = self._index(app_label, schema_editor, to_state)
+            schema_editor.execute(schema_editor._create_like_index_sql(model, field))
+
+    def describe(self):
+        return f"Drop the LIKE-pattern index of {self.model_name}.{self.field_name} (PostgreSQL)"
+
+    def deconstruct(self):
+        return self.__class__.__name__, [], {"model_name": self.model_name, "field_name": self.field_name}
