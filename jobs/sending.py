@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -350,6 +350,76 @@ def switch_interval(seconds: float) -> Iterator[None]:
                 sys.setswitchinterval(_switch_before)
 
 
+# --- Kept pools ---------------------------------------------------------------------------
+
+
+class _KeptPools:
+    """Thread pools a run gave back, by size, each until NOTIFY_POOL_KEEP_SECONDS pass
+    without a run taking it again."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._idle: dict[int, tuple[ThreadPoolExecutor, threading.Timer]] = {}
+
+    def take(self, workers: int) -> tuple[ThreadPoolExecutor, bool]:
+        """(pool, whether its threads are started already)."""
+        with self._lock:
+            kept = self._idle.pop(workers, None)
+        if kept is None:
+            return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notify"), False
+        kept[1].cancel()
+        return kept[0], True
+
+    def give_back(self, pool: ThreadPoolExecutor, workers: int, *, keep: float) -> None:
+        if not keep:
+            pool.shutdown(wait=True)
+            return
+        timer = threading.Timer(keep, self._expire, args=(workers, pool))
+        timer.daemon = True
+        with self._lock:
+            replaced = self._idle.pop(workers, None)
+            self._idle[workers] = (pool, timer)
+        timer.start()
+        if replaced is not None:  # two runs of one size overlapped: keep one pool
+            replaced[1].cancel()
+            replaced[0].shutdown(wait=False)
+
+    def close(self) -> None:
+        """Shut every kept pool down now."""
+        with self._lock:
+            kept, self._idle = list(self._idle.values()), {}
+        for pool, timer in kept:
+            timer.cancel()
+            pool.shutdown(wait=True)
+
+    def _expire(self, workers: int, pool: ThreadPoolExecutor) -> None:
+        with self._lock:
+            if self._idle.get(workers, (None,))[0] is not pool:
+                return  # taken again meanwhile
+            del self._idle[workers]
+        pool.shutdown(wait=False)  # its idle threads end
+
+
+_KEPT = _KeptPools()
+kept_pools_close = _KEPT.close
+
+
+@contextmanager
+def kept_pool(workers: int) -> Iterator[tuple[ThreadPoolExecutor, bool]]:
+    """(pool of `workers` threads, whether they are started): the pool an earlier run of this
+    process gave back, or a new one. When the block ends normally (it must have waited for
+    every task it submitted) the pool is kept for NOTIFY_POOL_KEEP_SECONDS, so the next run
+    starts no threads; when it raises, or keeping is off, the pool is shut down, joining
+    its threads."""
+    pool, started = _KEPT.take(workers)
+    try:
+        yield pool, started
+    except BaseException:
+        pool.shutdown(wait=True)
+        raise
+    _KEPT.give_back(pool, workers, keep=settings.NOTIFY_POOL_KEEP_SECONDS)
+
+
 # --- The run --------------------------------------------------------------------------------
 
 
@@ -527,12 +597,10 @@ def send_all(
     finished: queue.SimpleQueue = queue.SimpleQueue()  # each future, once done (O(1) a send)
     started = time.monotonic()
     try:
-        with (
-            switch_interval(settings.NOTIFY_SWITCH_INTERVAL_SECONDS),
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"notify-{lock.job_id[:8]}") as pool,
-        ):
+        with switch_interval(settings.NOTIFY_SWITCH_INTERVAL_SECONDS), kept_pool(workers) as (pool, warm):
             try:
-                _warm(pool, workers, build=lambda: build(items[0]))
+                if not warm:
+                    _warm(pool, workers, build=lambda: build(items[0]))
                 started = time.monotonic()
                 next_progress = started + PROGRESS_EVERY_SECONDS
                 running = 0
@@ -554,8 +622,8 @@ def send_all(
                     if not running and (not todo or lock.lost.is_set()):
                         break
                     if running:  # without waiting while there are threads to claim for
-                        wait = 0.0 if claimable() else max(0.0, next_progress - time.monotonic())
-                        running -= _finished(finished, timeout=wait)
+                        timeout = 0.0 if claimable() else max(0.0, next_progress - time.monotonic())
+                        running -= _finished(finished, timeout=timeout)
                     if not lock.lease_held():
                         break
                     if running and time.monotonic() >= next_progress:
@@ -564,11 +632,12 @@ def send_all(
                             break
             finally:
                 # Lock lost or interrupted (SIGTERM, Ctrl-C), also while submitting: drop queued
-                # sends, wake the waiting ones; sends already going finish and the pool joins them.
+                # sends, wake the waiting ones; sends already going finish, and are waited for.
                 if any(not f.done() for f in futures):
                     sender.stop.set()
                     for future in futures:
                         future.cancel()
+            wait(futures)  # the sends still going; then the pool may serve the next run
     finally:
         sender.connections.close()
         sender.recorder.close()  # records every send handed over, also after an interrupt

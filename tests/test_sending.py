@@ -19,7 +19,7 @@ from jobs.lock import lease_seconds, lock_acquire
 from jobs.models import NotificationClaim, NotificationJobRun
 from jobs.notifications import PendingNotification, notifications_send
 from jobs.runner import JobFailed
-from jobs.sending import notifications_record, switch_interval
+from jobs.sending import kept_pools_close, notifications_record, switch_interval
 from requests_app.models import AccessEvent, ExpiryNotification
 from tests.factories import request_make, requests_make
 from tests.faults.smtp import SmtpSink
@@ -244,6 +244,65 @@ def test_overlapping_runs_share_the_switch_interval_and_the_last_one_out_restore
     assert sys.getswitchinterval() == before
     with switch_interval(0):  # 0 leaves it
         assert sys.getswitchinterval() == before
+
+
+class ThreadNotingBackend(LocmemBackend):
+    """Notes which thread made each send."""
+
+    threads: set[int] = set()
+
+    def send_messages(self, messages):
+        ThreadNotingBackend.threads.add(threading.get_ident())
+        return super().send_messages(messages)
+
+
+def notify_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("notify")]
+
+
+@pytest.fixture
+def kept_pools():
+    yield
+    kept_pools_close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_next_run_of_the_process_sends_on_the_threads_the_last_one_started(settings, kept_pools):
+    settings.EMAIL_BACKEND = "tests.test_sending.ThreadNotingBackend"
+    settings.NOTIFY_POOL_KEEP_SECONDS = 300
+    settings.NOTIFY_MAX_WORKERS = 4
+    ThreadNotingBackend.threads = set()
+    requests_make(4, expires_in=DUE_IN)
+    assert send()["notifiedCount"] == 4
+    first, started = set(ThreadNotingBackend.threads), {t.ident for t in notify_threads()}
+    assert len(started) == 4 and first <= started  # kept after the run
+
+    ThreadNotingBackend.threads = set()
+    requests_make(4, expires_in=DUE_IN)
+    assert send()["notifiedCount"] == 4
+
+    assert ThreadNotingBackend.threads <= started  # no thread started for the second run
+    assert {t.ident for t in notify_threads()} == started
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_kept_pool_ends_its_threads_once_no_run_took_it_for_the_keep_time(settings, kept_pools):
+    settings.NOTIFY_POOL_KEEP_SECONDS = 0.05
+    settings.NOTIFY_MAX_WORKERS = 3
+    requests_make(3, expires_in=DUE_IN)
+    assert send()["notifiedCount"] == 3
+    for thread in notify_threads():
+        thread.join(timeout=5)
+    assert notify_threads() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_keeping_a_run_leaves_no_sender_thread(settings):
+    settings.NOTIFY_POOL_KEEP_SECONDS = 0
+    settings.NOTIFY_MAX_WORKERS = 3
+    requests_make(3, expires_in=DUE_IN)
+    assert send()["notifiedCount"] == 3
+    assert notify_threads() == []
 
 
 # --- The lease ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("REVOKE_DELAY_SECONDS", "0")
 os.environ.setdefault("NOTIFY_SEND_DELAY_SECONDS", "0")
 os.environ.setdefault("NOTIFY_RECORD_RETRY_SECONDS", "0")
+os.environ.setdefault("NOTIFY_POOL_KEEP_SECONDS", "0")  # no threads left between tests
 os.environ.setdefault("LOCK_STATUS_CACHE_SECONDS", "0")  # tests/test_lock_status_cache.py turns it on
 os.environ.setdefault("TEST_MODE", "1")
 # No create-request rate limit: the counts would carry over from test to test in the process's
