@@ -30,8 +30,9 @@ from jobs.notifications import notifications_send
 from requests_app.models import ExpiryNotification
 
 MAX_WORKERS = 1000
-TARGET = 0.95
-TARGET_FROM_N = 1000  # the target applies at N = 1,000 and above
+# Issue 18's targets by (N, delay); other runs (N = 1,000 × 1 s: "the best you can", beside
+# the bare pool's ceiling) have none.
+TARGETS = {(1000, 10.0): 0.95, (10_000, 1.0): 0.88}
 
 
 def bare_pool_seconds(*, n: int, workers: int, delay: float) -> float:
@@ -89,14 +90,15 @@ def notifications_bench(*, results: Results, runs: list[tuple[int, float]], samp
             "samples": sampler.samples,
         }
         results.raw["notifications"].append(raw)
-        has_target = n >= TARGET_FROM_N
+        target = TARGETS.get((n, float(delay)))
+        has_target = target is not None
         results.add(
             Row(
                 section,
                 f"Efficiency, N={n:,}, delay {delay:g} s, {workers:,} workers",
                 f"{efficiency:.3f}",
-                target=f"≥ {TARGET}" if has_target else "",
-                passed=(efficiency >= TARGET and correct) if has_target else (None if correct else False),
+                target=f"≥ {target}" if has_target else "",
+                passed=(efficiency >= target and correct) if has_target else (None if correct else False),
                 detail=(
                     f"ideal {ideal:g} s / measured {watch.seconds:.2f} s; "
                     f"{len(result.sent):,} sent, {recorded:,} recorded, {emails:,} emails"
