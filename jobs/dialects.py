@@ -39,6 +39,7 @@ class Dialect:
     revoke_chunk_ids: int = 2000  # the revoke job's chunk when REVOKE_CHUNK_SIZE is 0
     concat: str = "||"  # string concatenation
     pattern_indexes: bool = False  # Django adds a LIKE-pattern twin to indexed varchar columns
+    array_parameters: bool = False  # notice writes take one array per column, not a row of each
     quote: Callable[[str], str] = str  # the connection's ops.quote_name (dialect_for binds it)
 
     def acquire_sql(self, table: str) -> str:
@@ -146,7 +147,8 @@ class Dialect:
         transaction ends, so a taker's abandon waits for it), skipping notices already recorded
         (same request, type and expiry) and requests that no longer exist. Returns Id,
         Request_Id, Notification_Type and Sent_At of each row written. Parameters: per notice
-        request id, notification type, sent to, job id, expires on, message id; then the
+        request id, notification type, sent to, job id, expires on, message id (where
+        array_parameters: one list of each instead, the same whatever `count`); then the
         fence's job id."""
         return self._notices_insert(target="ExpiryNotification", stamp="Sent_At", table=table, count=count)
 
@@ -162,6 +164,9 @@ class Dialect:
         columns = ("Request_Id", "Notification_Type", stamp, "Sent_To", "Job_Id", "Expires_On", "Message_Id")
         names = ", ".join(q(c) for c in columns)
         rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * count) if count > 0 else _placeholders(count)
+        if self.array_parameters:  # one short statement whatever the count: parsed and planned once
+            types = ("varchar", "varchar", "varchar", "varchar", "timestamptz", "varchar")
+            rows = f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)})"
         values = "v (c1, c2, c3, c4, c5, c6)"
         fence = (
             f"EXISTS (SELECT 1 FROM {q(table)}{self.lock_hint} WHERE {q('Job_Id')} = %s "
@@ -182,9 +187,8 @@ class Dialect:
                 f"AND e.{q('Notification_Type')} = v.c2 AND e.{q('Expires_On')} = v.c5)"
             )
         returning = ", ".join(q(c) for c in returned)
-        return (
-            f"WITH {values} AS (VALUES {rows}) {insert} {select} ON CONFLICT DO NOTHING RETURNING {returning}"
-        )
+        source = rows if self.array_parameters else f"VALUES {rows}"
+        return f"WITH {values} AS ({source}) {insert} {select} ON CONFLICT DO NOTHING RETURNING {returning}"
 
     def notice_events_insert_sql(self, count: int) -> str:
         """The audit events of `count` ExpiryNotification ids a recorder batch just wrote, one
@@ -394,6 +398,7 @@ POSTGRESQL = Dialect(
     share_lock=" FOR SHARE",
     revoke_chunk_ids=20000,  # one array parameter, whatever the number of ids
     pattern_indexes=True,
+    array_parameters=True,
 )
 
 # Django stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS[.ffffff]' UTC text, which compares

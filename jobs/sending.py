@@ -155,7 +155,11 @@ class Written:
 
 def _notices_write(sql: str, *, rows: Sequence[tuple], job_id: str) -> dict[tuple, Written]:
     adapt = connection.ops.adapt_datetimefield_value
-    params = [value for row in rows for value in (*row[:4], adapt(row[4]), row[5])] + [job_id]
+    rows = [(*row[:4], adapt(row[4]), row[5]) for row in rows]
+    if dialect_for().array_parameters:
+        params = [list(column) for column in zip(*rows, strict=True)] + [job_id]
+    else:
+        params = [value for row in rows for value in row] + [job_id]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {

@@ -554,7 +554,11 @@ def test_notice_writes_on_sql_server_are_one_fenced_insert_select_with_output(wr
 def test_notice_writes_are_one_fenced_insert_that_skips_duplicates(dialect, read, write):
     method, target, stamp = NOTICE_WRITES[write]
     sql = getattr(dialect, method)("NotificationJobRun", 2)
-    assert sql.count("%s") == 2 * 6 + 1
+    if dialect.array_parameters:  # one array per column: the same statement for any count
+        assert sql.count("%s") == 6 + 1 and sql == getattr(dialect, method)("NotificationJobRun", 500)
+        assert "unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::timestamptz[]" in sql
+    else:
+        assert sql.count("%s") == 2 * 6 + 1
     (insert,) = sqlglot.parse(sql.replace("%s", "'x'").replace("%%", "%"), read=read)
     assert isinstance(insert, exp.Insert)
     assert insert.this.this.name == target
