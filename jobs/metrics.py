@@ -17,7 +17,7 @@ from accessmgr.db import db_now
 from jobs.dialects import seconds_between_sql
 from jobs.models import JOB_MODELS, JobRun, PrunedRunTotals
 from jobs.monitoring import COMPLETED_WITH_FAILURES, job_last_success, run_result
-from jobs.notifications import claims_in_doubt, pending_notifications
+from jobs.notifications import claims_in_doubt, pending_notifications_count
 from jobs.status import live_run
 from requests_app.selectors import access_request_expired
 
@@ -101,7 +101,7 @@ class JobsCollector(Collector):
         yield GaugeMetricFamily(
             "accessmgr_pending_reminders",
             "Reminders due now (what the notification job would send)",
-            value=len(pending_notifications()),
+            value=pending_notifications_count(),
         )
         yield GaugeMetricFamily(
             "accessmgr_notices_in_doubt",

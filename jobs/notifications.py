@@ -145,15 +145,13 @@ def _due(today: datetime) -> Q:
     return due
 
 
-def pending_notifications(*, now: datetime | None = None) -> list[PendingNotification]:
-    """Active requests due a reminder now, soonest expiry first: expiry still ahead, at most
-    max(REMINDER_DAYS) UTC calendar days away, never-expiring rows excluded. A reminder in
-    doubt (claimed, never recorded) counts as sent. One query, which returns only the due
-    rows (reminder_due's rule as SQL: see _due)."""
-    now = db_now() if now is None else now
+def _reminders_due(now: datetime) -> QuerySet[UserAccessRequest]:
+    """The Active requests due a reminder at `now`, soonest expiry first, annotated with
+    sent_count: expiry still ahead, at most max(REMINDER_DAYS) UTC calendar days away,
+    never-expiring rows excluded, reminder_due's rule as SQL (see _due)."""
     window = max(settings.REMINDER_DAYS)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = (
+    return (
         UserAccessRequest.objects.filter(
             status=UserAccessRequest.Status.ACTIVE,
             expires_on__gt=now,
@@ -165,15 +163,28 @@ def pending_notifications(*, now: datetime | None = None) -> list[PendingNotific
         )
         .filter(_due(today))
         .order_by("expires_on", "id")
-        .values_list(
-            "request_id",
-            "requestor_name",
-            "requestor_email",
-            "resource_name",
-            "expires_on",
-            "sent_count",
-            "created_at",
-        )
+    )
+
+
+def pending_notifications_count(*, now: datetime | None = None) -> int:
+    """len(pending_notifications(now=now)), counted by the database: two COUNT queries."""
+    now = db_now() if now is None else now
+    return _reminders_due(now).count() + _access_ended_due().count()
+
+
+def pending_notifications(*, now: datetime | None = None) -> list[PendingNotification]:
+    """Active requests due a reminder now, soonest expiry first (_reminders_due), then the
+    access-ended notices due (access_ended_pending). A reminder in doubt (claimed, never
+    recorded) counts as sent. Two queries, which return only the due rows."""
+    now = db_now() if now is None else now
+    rows = _reminders_due(now).values_list(
+        "request_id",
+        "requestor_name",
+        "requestor_email",
+        "resource_name",
+        "expires_on",
+        "sent_count",
+        "created_at",
     )
     pending = []
     for request_id, name, email, resource, expires_on, sent_count, created_at in rows:
@@ -196,21 +207,29 @@ def pending_notifications(*, now: datetime | None = None) -> list[PendingNotific
     return pending + access_ended_pending(now=now)
 
 
-def access_ended_pending(*, now: datetime) -> list[PendingNotification]:
-    """Revoked requests whose "Access Ended" notice has not been sent: each request with a
-    "Revoked" audit event (revocations before the audit trail have none, so no notice for
-    them) and no ACCESS_ENDED ExpiryNotification or claim (in doubt). Oldest revocation
-    first. One query."""
+def _access_ended_due() -> QuerySet[AccessEvent]:
+    """The "Revoked" audit events of revoked requests with no ACCESS_ENDED notice recorded
+    or claimed (in doubt)."""
     sent = ExpiryNotification.objects.filter(
         request_id=OuterRef("request_id"), notification_type=ACCESS_ENDED
     )
     claimed = _claims_of(OuterRef("request_id"), notification_type=ACCESS_ENDED)
-    rows = (
+    return (
         AccessEvent.objects.filter(
             event_type=AccessEvent.Type.REVOKED, request__status=UserAccessRequest.Status.REVOKED
         )
         .exclude(Exists(sent))
         .exclude(Exists(claimed))
+    )
+
+
+def access_ended_pending(*, now: datetime) -> list[PendingNotification]:
+    """Revoked requests whose "Access Ended" notice has not been sent: each request with a
+    "Revoked" audit event (revocations before the audit trail have none, so no notice for
+    them) and no ACCESS_ENDED ExpiryNotification or claim (in doubt). Oldest revocation
+    first. One query."""
+    rows = (
+        _access_ended_due()
         .order_by("occurred_at", "id")
         .values_list(
             "request_id",

@@ -24,11 +24,12 @@ from jobs.notifications import (
     days_left,
     notifications_send,
     pending_notifications,
+    pending_notifications_count,
     reminder_due,
 )
 from jobs.runner import JobFailed
 from jobs.status import live_run
-from requests_app.models import NEVER_EXPIRES, ExpiryNotification, UserAccessRequest
+from requests_app.models import NEVER_EXPIRES, AccessEvent, ExpiryNotification, UserAccessRequest
 from tests.conftest import django_start
 from tests.factories import expiry_in, lock_held, request_make, requests_make
 
@@ -127,6 +128,21 @@ def test_pending_notifications_runs_two_queries_whatever_the_number_of_rows(djan
     with django_assert_num_queries(2):  # the reminders, and the "Access Ended" notices
         pending = pending_notifications(now=now)
     assert len(pending) == 20 - 6  # sent=1 and more than 7 days left: 6 of them (9..19 odd)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reminder_days", [[30, 7], [30, 14, 3]], ids=["default", "three"])
+def test_the_pending_count_counts_what_the_list_lists(settings, reminder_days):
+    settings.REMINDER_DAYS = reminder_days
+    now = db_now()
+    for sent, case in itertools.product((0, 1, 2, 3), CASES):
+        request_make(expires_on=_expiry(case, now), reminders=sent)
+    revoked = request_make(expires_on=now - timedelta(days=1), status="Revoked")
+    AccessEvent.objects.create(request=revoked, event_type="Revoked", occurred_at=now, actor="job")
+    pending = pending_notifications(now=now)
+    assert any(p.reminder == "Access Ended" for p in pending) and len(pending) > 5
+
+    assert pending_notifications_count(now=now) == len(pending)
 
 
 # --- The job -------------------------------------------------------------------------------
