@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from tests.factories import PASSWORD, request_make, user_make  # noqa: F401 - PASSWORD for tests
+from tests.metrics_scrape import TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -154,3 +155,10 @@ def django_start(env: dict | None = None, code: str = "", **variables: str) -> s
 def make_request(db):
     """tests.factories.request_make, for the many view tests that take it as a fixture."""
     return request_make
+
+
+@pytest.fixture
+def token(settings):
+    """The /metrics bearer token, set: the headers a scrape sends (tests/metrics_scrape.py)."""
+    settings.METRICS_TOKEN = TOKEN
+    return {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}

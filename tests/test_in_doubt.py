@@ -13,7 +13,7 @@ from jobs.models import NotificationClaim, NotificationJobRun
 from jobs.notifications import claims_in_doubt, notifications_send
 from requests_app.models import ExpiryNotification
 from tests.factories import request_make, run_make
-from tests.test_metrics import scrape, token, value  # noqa: F401 (token is a fixture)
+from tests.metrics_scrape import scrape, value
 
 CHANGELIST = reverse("admin:jobs_notificationclaim_changelist")
 DUE_IN = timedelta(days=10)  # due its 30-Day Reminder
@@ -111,5 +111,5 @@ def test_claims_cannot_be_added_edited_or_deleted_one_by_one(client, claims):
     assert NotificationClaim.objects.filter(pk=doubtful.pk).exists()
 
 
-def test_metrics_count_the_notices_in_doubt_not_those_in_flight(client, token, claims):  # noqa: F811
+def test_metrics_count_the_notices_in_doubt_not_those_in_flight(client, token, claims):
     assert value(scrape(client, token), "accessmgr_notices_in_doubt") == 1

@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 import sqlglot
 from django.db.models import F
-from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.dialects import seconds_between_sql
 from jobs.lock import lock_acquire
@@ -20,35 +19,9 @@ from jobs.retention import history_prune
 from jobs.revoke import revoke_expired_run
 
 from .conftest import ROOT
+from .metrics_scrape import TOKEN, samples, scrape, value
 
-TOKEN = "metrics-test-token"
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
-
-
-def samples(text: str) -> dict:
-    """{(name, (label values…)): value} of every sample."""
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def value(scraped: dict, name: str, **labels) -> float:
-    return scraped[(name, tuple(sorted(labels.items())))]
-
-
-@pytest.fixture
-def token(settings):
-    settings.METRICS_TOKEN = TOKEN
-    return {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
-
-
-def scrape(client, token) -> dict:
-    response = client.get("/metrics", **token)
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/plain; version=")
-    return samples(response.content.decode())
 
 
 @pytest.mark.django_db
