@@ -20,6 +20,12 @@ def db_datetime(value: datetime | str) -> datetime:
     return value
 
 
+def days_left(*, expires_on: datetime, now: datetime) -> int:
+    """Calendar days between two UTC moments, as SQL Server's DATEDIFF(DAY, now, expires_on)
+    counts them: the difference of their UTC dates (23:59 → 00:01 next day is 1 day)."""
+    return (expires_on.date() - now.date()).days
+
+
 def db_now() -> datetime:
     """The database's current UTC time, as an aware datetime."""
     with connection.cursor() as cursor:

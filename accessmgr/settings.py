@@ -441,10 +441,10 @@ NOTIFY_MAX_WORKERS = env_int("NOTIFY_MAX_WORKERS", 16, minimum=1)
 NOTIFY_SMTP_CONNECTIONS = env_int("NOTIFY_SMTP_CONNECTIONS", 0, minimum=0) or None
 NOTIFY_MAX_SENDS_PER_SECOND = env_float("NOTIFY_MAX_SENDS_PER_SECOND", 0, minimum=0) or None
 NOTIFY_RECORD_RETRY_SECONDS = env_float("NOTIFY_RECORD_RETRY_SECONDS", 0.2, minimum=0)
-# The interpreter's thread switch interval while sends run (0: leave it). A thousand threads
-# waiting for the GIL each wake every interval to ask for it: docs/notifications.md.
 # A run's sender threads are kept this long for the next run of the process (0: a pool per run).
 NOTIFY_POOL_KEEP_SECONDS = env_float("NOTIFY_POOL_KEEP_SECONDS", 300, minimum=0)
+# The interpreter's thread switch interval while sends run (0: leave it). A thousand threads
+# waiting for the GIL each wake every interval to ask for it: docs/notifications.md.
 NOTIFY_SWITCH_INTERVAL_SECONDS = env_float("NOTIFY_SWITCH_INTERVAL_SECONDS", 0.05, minimum=0)
 # A notice claimed by a run that ended without recording it may have gone out. "hold": it
 # counts as sent (at most once); "resend": the next run sends it again (at least once, same

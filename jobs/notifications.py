@@ -24,7 +24,7 @@ from django.templatetags.tz import utc
 from django.urls import reverse
 from django.utils.translation import get_language
 
-from accessmgr.db import db_now
+from accessmgr.db import days_left, db_now
 from jobs.dialects import dialect_for
 from jobs.emails import EmailRenderer, email_build, stable_message_id
 from jobs.lock import JobLock
@@ -55,12 +55,6 @@ def reminder_due(*, sent_count: int, days_left: int, reminder_days: list[int] | 
     if 0 <= sent_count < len(reminder_days) and days_left <= reminder_days[sent_count]:
         return reminder_name(reminder_days[sent_count])
     return None
-
-
-def days_left(*, expires_on: datetime, now: datetime) -> int:
-    """Calendar days between two UTC moments, as SQL Server's DATEDIFF(DAY, now, expires_on)
-    counts them: the difference of their UTC dates (23:59 → 00:01 next day is 1 day)."""
-    return (expires_on.date() - now.date()).days
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
-from accessmgr.db import db_datetime
+from accessmgr.db import days_left, db_datetime
 from jobs.dialects import dialect_for
 from requests_app.models import ACCESS_ENDED, ExpiryNotification, RevokedAccess, UserAccessRequest
 from webhooks.models import (
@@ -103,9 +103,8 @@ def revocation_data(revocation: RevokedAccess) -> dict:
 def notice_data(notice: ExpiryNotification) -> dict:
     """What an access_request.expiring event adds to the request's fields: the reminder, the
     days left when it was sent (UTC dates, as the job counts them) and the run."""
-    expires, sent = db_datetime(notice.expires_on), db_datetime(notice.sent_at)
-    days_left = (expires.date() - sent.date()).days if expires and sent else None
-    return {"reminder": notice.notification_type, "daysLeft": days_left, "jobId": notice.job_id}
+    left = days_left(expires_on=notice.expires_on, now=notice.sent_at)  # the job's notices have both
+    return {"reminder": notice.notification_type, "daysLeft": left, "jobId": notice.job_id}
 
 
 def _sources(events: list[WebhookEvent]) -> tuple[dict, dict]:
