@@ -163,10 +163,12 @@ class Dialect:
         q = self.quote
         columns = ("Request_Id", "Notification_Type", stamp, "Sent_To", "Job_Id", "Expires_On", "Message_Id")
         names = ", ".join(q(c) for c in columns)
-        rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * count) if count > 0 else _placeholders(count)
         if self.array_parameters:  # one short statement whatever the count: parsed and planned once
             types = ("varchar", "varchar", "varchar", "varchar", "timestamptz", "varchar")
-            rows = f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)})"
+            source = f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)})"
+        else:
+            _placeholders(count)  # raises for no rows
+            source = "VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * count)
         values = "v (c1, c2, c3, c4, c5, c6)"
         fence = (
             f"EXISTS (SELECT 1 FROM {q(table)}{self.lock_hint} WHERE {q('Job_Id')} = %s "
@@ -174,7 +176,7 @@ class Dialect:
         )
         select = (
             f"SELECT v.c1, v.c2, {self.now}, v.c3, v.c4, v.c5, v.c6 FROM "
-            + ("v" if not self.output_inserted else f"(VALUES {rows}) AS {values}")
+            + ("v" if not self.output_inserted else f"({source}) AS {values}")
             + f" INNER JOIN {q('UserAccessRequest')} r ON r.{q('Request_Id')} = v.c1 WHERE {fence}"
         )
         insert = f"INSERT INTO {q(target)} ({names})"
@@ -187,7 +189,6 @@ class Dialect:
                 f"AND e.{q('Notification_Type')} = v.c2 AND e.{q('Expires_On')} = v.c5)"
             )
         returning = ", ".join(q(c) for c in returned)
-        source = rows if self.array_parameters else f"VALUES {rows}"
         return f"WITH {values} AS ({source}) {insert} {select} ON CONFLICT DO NOTHING RETURNING {returning}"
 
     def notice_events_insert_sql(self, count: int) -> str:

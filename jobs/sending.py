@@ -33,7 +33,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import DatabaseError, connection
 
 from accessmgr.db import db_datetime
-from jobs.dialects import dialect_for
+from jobs.dialects import Dialect, dialect_for
 from jobs.lock import IN_PROGRESS, JobLock, LockLost, statement_timeout
 from jobs.models import NotificationClaim
 
@@ -153,10 +153,10 @@ class Written:
     sent_at: datetime
 
 
-def _notices_write(sql: str, *, rows: Sequence[tuple], job_id: str) -> dict[tuple, Written]:
+def _notices_write(dialect: Dialect, sql: str, *, rows: Sequence[tuple], job_id: str) -> dict[tuple, Written]:
     adapt = connection.ops.adapt_datetimefield_value
     rows = [(*row[:4], adapt(row[4]), row[5]) for row in rows]
-    if dialect_for().array_parameters:
+    if dialect.array_parameters:
         params = [list(column) for column in zip(*rows, strict=True)] + [job_id]
     else:
         params = [value for row in rows for value in row] + [job_id]
@@ -173,16 +173,20 @@ def notifications_record(*, rows: Sequence[tuple], run_table: str, job_id: str) 
     in one statement while run `job_id` holds its lock; {(request id, type): Written} of the
     rows written. Notices already recorded, or of requests gone, are left out. Expires on is
     a datetime, adapted here for the connection."""
-    sql = dialect_for().notifications_record_sql(run_table, len(rows))
-    return _notices_write(sql, rows=rows, job_id=job_id)
+    dialect = dialect_for()
+    return _notices_write(
+        dialect, dialect.notifications_record_sql(run_table, len(rows)), rows=rows, job_id=job_id
+    )
 
 
 def notifications_claim(*, rows: Sequence[tuple], run_table: str, job_id: str) -> dict[tuple, Written]:
     """Claim `rows` (as notifications_record takes them) in one statement while run `job_id`
     holds its lock; {(request id, type): Written} of the claims written (Written.id is the
     claim's Id). Notices already claimed, or of requests gone, are left out."""
-    sql = dialect_for().notifications_claim_sql(run_table, len(rows))
-    return _notices_write(sql, rows=rows, job_id=job_id)
+    dialect = dialect_for()
+    return _notices_write(
+        dialect, dialect.notifications_claim_sql(run_table, len(rows)), rows=rows, job_id=job_id
+    )
 
 
 def claims_release(ids: Sequence[int]) -> None:
