@@ -20,25 +20,20 @@ class DropPatternIndex(migrations.operations.base.Operation):
     def state_forwards(self, app_label, state):
         pass
 
-    def _index(self, app_label, schema_editor, state):
+    def _field(self, app_label, state):
         model = state.apps.get_model(app_label, self.model_name)
-        field = model._meta.get_field(self.field_name)
-        return (
-            model,
-            field,
-            schema_editor._create_index_name(model._meta.db_table, [field.column], suffix="_like"),
-        )
+        return model, model._meta.get_field(self.field_name)
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         dialect = dialect_for(schema_editor.connection)
         if dialect.pattern_indexes:
-            _model, _field, name = self._index(app_label, schema_editor, to_state)
+            model, field = self._field(app_label, to_state)
+            name = schema_editor._create_index_name(model._meta.db_table, [field.column], suffix="_like")
             schema_editor.execute(dialect.pattern_index_drop_sql(name))
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if dialect_for(schema_editor.connection).pattern_indexes:
-            model, field, _name = self._index(app_label, schema_editor, to_state)
-            schema_editor.execute(schema_editor._create_like_index_sql(model, field))
+            schema_editor.execute(schema_editor._create_like_index_sql(*self._field(app_label, to_state)))
 
     def describe(self):
         return f"Drop the LIKE-pattern index of {self.model_name}.{self.field_name} (PostgreSQL)"
