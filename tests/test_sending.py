@@ -287,13 +287,20 @@ def test_the_next_run_of_the_process_sends_on_the_threads_the_last_one_started(s
 
 @pytest.mark.django_db(transaction=True)
 def test_a_kept_pool_ends_its_threads_once_no_run_took_it_for_the_keep_time(settings, kept_pools):
-    settings.NOTIFY_POOL_KEEP_SECONDS = 0.05
+    settings.NOTIFY_POOL_KEEP_SECONDS = 300
     settings.NOTIFY_MAX_WORKERS = 3
     requests_make(3, expires_in=DUE_IN)
     assert send()["notifiedCount"] == 3
+    [(_pool, timer)] = jobs.sending._KEPT._idle.values()
+    assert timer.interval == 300 and len(notify_threads()) == 3  # kept, for the keep time
+
+    timer.cancel()
+    timer.function(*timer.args)  # the keep time is up, and no run took the pool
     for thread in notify_threads():
         thread.join(timeout=5)
+
     assert notify_threads() == []
+    assert jobs.sending._KEPT._idle == {}
 
 
 @pytest.mark.django_db(transaction=True)
