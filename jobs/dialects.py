@@ -18,6 +18,11 @@ STATUS_COUNTS = "RequestStatusCount"  # kept by the triggers of status_counts_in
 STATUS_COUNTS_TRIGGER = (
     "uar_status_count"  # the trigger's name (PostgreSQL: its function's; SQLite: a prefix)
 )
+SEARCH_COLUMNS = ("Request_Id", "Requestor_Email", "Requestor_Name", "Resource_Name")
+SEARCH_TEXT = "UserAccessRequestSearch"  # PostgreSQL: the searched columns, upper-cased
+SEARCH_TEXT_TRIGGER = "uar_search_text"  # its function's name, and its triggers' prefix
+SEARCH_TEXT_INDEX = "uar_search_text_trgm_idx"  # GIN pg_trgm on SEARCH_TEXT's columns
+REQUEST_SEARCH_INDEX = "uar_search_trgm_idx"  # migration 0004's, on UserAccessRequest itself
 
 
 def _placeholders(count: int) -> str:
@@ -40,6 +45,7 @@ class Dialect:
     concat: str = "||"  # string concatenation
     pattern_indexes: bool = False  # Django adds a LIKE-pattern twin to indexed varchar columns
     array_parameters: bool = False  # notice writes take one array per column, not a row of each
+    search_text_table: bool = False  # the search reads SEARCH_TEXT (search_ids_sql)
     quote: Callable[[str], str] = str  # the connection's ops.quote_name (dialect_for binds it)
 
     def acquire_sql(self, table: str) -> str:
@@ -379,6 +385,100 @@ class Dialect:
             )
         return (f"DROP TRIGGER IF EXISTS {q(STATUS_COUNTS_TRIGGER)}",)
 
+    def request_search_index_sql(self) -> str:
+        """Migration 0004's trigram index on UserAccessRequest: the four searched columns as
+        Django's icontains writes them, UPPER(col::text). Raises NotImplementedError off
+        PostgreSQL."""
+        self._postgresql_only("a trigram index")
+        q = self.quote
+        expressions = ", ".join(f"(UPPER({q(c)}::text)) gin_trgm_ops" for c in SEARCH_COLUMNS)
+        return (
+            f"CREATE INDEX IF NOT EXISTS {q(REQUEST_SEARCH_INDEX)} "
+            f"ON {q('UserAccessRequest')} USING gin ({expressions})"
+        )
+
+    def search_text_install_statements(self) -> tuple[str, ...]:
+        """SEARCH_TEXT, the triggers on UserAccessRequest that keep it, its rows for the
+        requests there are, its trigram index, and then migration 0004's index dropped; one
+        statement each, in that order, in one transaction. Insert and delete triggers fire
+        once per statement over the transition table; the update trigger once per row, and
+        only when one of the searched columns changes (a revoke changes none); TRUNCATE
+        empties it. Raises NotImplementedError off PostgreSQL."""
+        self._postgresql_only("a search text table")
+        q = self.quote
+        table, requests, function = q(SEARCH_TEXT), q("UserAccessRequest"), q(SEARCH_TEXT_TRIGGER)
+        columns = ", ".join(q(c) for c in SEARCH_COLUMNS)
+        upper = ", ".join(f"UPPER({q(c)}::text)" for c in SEARCH_COLUMNS)
+        changed = " OR ".join(f"OLD.{q(c)} IS DISTINCT FROM NEW.{q(c)}" for c in SEARCH_COLUMNS)
+        assign = ", ".join(f"{q(c)} = UPPER(NEW.{q(c)}::text)" for c in SEARCH_COLUMNS)
+        new_values = ", ".join(f"UPPER(NEW.{q(c)}::text)" for c in SEARCH_COLUMNS)
+        body = (
+            "BEGIN\n"
+            f"IF TG_OP = 'INSERT' THEN INSERT INTO {table} ({q('Id')}, {columns}) "
+            f"SELECT {q('Id')}, {upper} FROM new_rows;\n"
+            f"ELSIF TG_OP = 'DELETE' THEN DELETE FROM {table} s USING old_rows o "
+            f"WHERE s.{q('Id')} = o.{q('Id')};\n"
+            f"ELSIF TG_OP = 'UPDATE' THEN UPDATE {table} SET {q('Id')} = NEW.{q('Id')}, {assign} "
+            f"WHERE {q('Id')} = OLD.{q('Id')};\n"
+            f"IF NOT FOUND THEN INSERT INTO {table} ({q('Id')}, {columns}) "
+            f"VALUES (NEW.{q('Id')}, {new_values}); END IF;\n"
+            f"ELSE TRUNCATE {table};\n"
+            "END IF;\n"
+            "RETURN NULL;\n"
+            "END"
+        )
+        name = lambda event: q(f"{SEARCH_TEXT_TRIGGER}_{event}")  # noqa: E731
+        text_columns = ", ".join(f"{q(c)} text NOT NULL" for c in SEARCH_COLUMNS)
+        trigrams = ", ".join(f"{q(c)} gin_trgm_ops" for c in SEARCH_COLUMNS)
+        return (
+            f"CREATE TABLE {table} ({q('Id')} integer PRIMARY KEY, {text_columns})",
+            f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $body$\n{body}\n$body$",
+            f"CREATE TRIGGER {name('insert')} AFTER INSERT ON {requests} "
+            f"REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+            f"CREATE TRIGGER {name('update')} AFTER UPDATE OF {q('Id')}, {columns} ON {requests} "
+            f"FOR EACH ROW WHEN (OLD.{q('Id')} IS DISTINCT FROM NEW.{q('Id')} OR {changed}) "
+            f"EXECUTE FUNCTION {function}()",
+            f"CREATE TRIGGER {name('delete')} AFTER DELETE ON {requests} "
+            f"REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+            f"CREATE TRIGGER {name('truncate')} AFTER TRUNCATE ON {requests} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+            f"INSERT INTO {table} ({q('Id')}, {columns}) SELECT {q('Id')}, {upper} FROM {requests}",
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+            f"CREATE INDEX {q(SEARCH_TEXT_INDEX)} ON {table} USING gin ({trigrams})",
+            f"DROP INDEX IF EXISTS {q(REQUEST_SEARCH_INDEX)}",
+        )
+
+    def search_text_drop_statements(self) -> tuple[str, ...]:
+        """Undo search_text_install_statements: migration 0004's index back, then the
+        triggers, their function and the table dropped. Raises NotImplementedError off
+        PostgreSQL."""
+        self._postgresql_only("a search text table")
+        q = self.quote
+        requests = q("UserAccessRequest")
+        drops = [
+            f"DROP TRIGGER IF EXISTS {q(f'{SEARCH_TEXT_TRIGGER}_{e}')} ON {requests}"
+            for e in ("insert", "update", "delete", "truncate")
+        ]
+        return (
+            self.request_search_index_sql(),
+            *drops,
+            f"DROP FUNCTION IF EXISTS {q(SEARCH_TEXT_TRIGGER)}()",
+            f"DROP TABLE IF EXISTS {q(SEARCH_TEXT)}",
+        )
+
+    def search_ids_sql(self) -> str:
+        """The Id of each request whose searched columns contain a text, case-insensitively,
+        from SEARCH_TEXT (where search_text_table). Parameters: the LIKE pattern (%…%,
+        escaped as Django escapes icontains) once per column of SEARCH_COLUMNS."""
+        self._postgresql_only("a search text table")
+        q = self.quote
+        matches = " OR ".join(f"{q(c)} LIKE UPPER(%s)" for c in SEARCH_COLUMNS)
+        return f"SELECT {q('Id')} FROM {q(SEARCH_TEXT)} WHERE {matches}"
+
+    def _postgresql_only(self, what: str) -> None:
+        if self.vendor != "postgresql":
+            raise NotImplementedError(f"no {what} on {self.vendor}")
+
     def is_unique_violation(self, exc: Exception, *, table: str, column: str, constraint: str) -> bool:
         """Whether an IntegrityError is a violation of this unique constraint (on `column`)."""
         if self.vendor == "postgresql":
@@ -400,6 +500,7 @@ POSTGRESQL = Dialect(
     revoke_chunk_ids=20000,  # one array parameter, whatever the number of ids
     pattern_indexes=True,
     array_parameters=True,
+    search_text_table=True,
 )
 
 # Django stores SQLite datetimes as 'YYYY-MM-DD HH:MM:SS[.ffffff]' UTC text, which compares

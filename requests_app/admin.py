@@ -5,6 +5,7 @@ from django.utils import formats, timezone
 from requests_app import services
 from requests_app.forms import ExtendForm, RevokeForm
 from requests_app.models import AccessEvent, ExpiryNotification, RevokedAccess, UserAccessRequest
+from requests_app.selectors import SEARCH_FIELDS, search_clean, search_filter
 
 
 def _when(value) -> str:
@@ -28,7 +29,7 @@ class UserAccessRequestAdmin(admin.ModelAdmin):
     )
     list_select_related = ("revocation",)
     list_filter = ("status", "created_at")
-    search_fields = ("request_id", "requestor_email", "requestor_name", "resource_name")
+    search_fields = SEARCH_FIELDS
     ordering = ("-created_at", "-id")
     readonly_fields = ("request_id", "status", "created_at", "expires_on")
     actions = ("extend_selected", "revoke_selected")
@@ -46,6 +47,12 @@ class UserAccessRequestAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def get_search_results(self, request, queryset, search_term):
+        """The All Requests search (the whole text, on PostgreSQL through its index), not
+        the admin's word by word."""
+        search = search_clean(search_term)
+        return (queryset.filter(search_filter(search)) if search else queryset), False
 
     @admin.display(description="Created", ordering="created_at")
     def created(self, obj):

@@ -8,16 +8,20 @@ of ids, then only the page's rows are fetched). docs/schema.md says which index 
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import reduce
 
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 
 from accessmgr.http import page_get
+from jobs.dialects import dialect_for
 from requests_app.models import (
     AccessEvent,
     ExpiryNotification,
@@ -28,6 +32,7 @@ from requests_app.models import (
 
 PAGE_SIZE = 50
 SEARCH_MAX_LENGTH = 254
+SEARCH_FIELDS = ("request_id", "requestor_email", "requestor_name", "resource_name")
 STATUSES = tuple(UserAccessRequest.Status.values)  # ("Active", "Revoked")
 EXPIRING_WITHIN_MAX_DAYS = 3650
 # A search matching at most this many requests is read once (their ids and statuses), then
@@ -119,14 +124,15 @@ def search_clean(raw: str | None) -> str:
 
 
 def search_filter(search: str) -> Q:
-    """Case-insensitive "contains" on four columns; on PostgreSQL a trigram index serves
-    it (migration 0004), from three characters on."""
-    return (
-        Q(request_id__icontains=search)
-        | Q(requestor_email__icontains=search)
-        | Q(requestor_name__icontains=search)
-        | Q(resource_name__icontains=search)
-    )
+    """Case-insensitive "contains" on four columns (SEARCH_FIELDS). On PostgreSQL it reads
+    the upper-cased copy of those columns in UserAccessRequestSearch, whose trigram index
+    serves it from three characters on (migration 0011); `%` and `_` match themselves."""
+    dialect = dialect_for(connection)
+    if dialect.search_text_table:
+        pattern = f"%{connection.ops.prep_for_like_query(search)}%"
+        return Q(id__in=RawSQL(dialect.search_ids_sql(), [pattern] * len(SEARCH_FIELDS)))
+    filters = [Q(**{f"{field}__icontains": search}) for field in SEARCH_FIELDS]
+    return reduce(operator.or_, filters)
 
 
 def _counts_query(base: QuerySet) -> dict[str, int]:

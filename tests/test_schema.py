@@ -6,7 +6,9 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+from jobs.dialects import REQUEST_SEARCH_INDEX, SEARCH_TEXT, SEARCH_TEXT_INDEX, dialect_for
 from jobs.models import NotificationClaim, RevokeExpiredJobRun
+from requests_app import services
 from requests_app.models import AccessEvent, ExpiryNotification, RevokedAccess, UserAccessRequest
 from requests_app.selectors import search_filter
 
@@ -47,15 +49,87 @@ def test_postgresql_has_no_like_index_on_request_ids(postgres_only):
 
 
 @pytest.mark.django_db
-def test_postgresql_search_uses_the_trigram_index(postgres_only):
-    sql, params = (
-        UserAccessRequest.objects.filter(search_filter("user12345")).values("id").query.sql_with_params()
-    )
+def test_postgresql_search_uses_the_trigram_index_of_the_search_text(postgres_only):
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")  # a test table is tiny: ask for its index
-        cursor.execute(f"EXPLAIN {sql}", params)
+        cursor.execute(f"EXPLAIN {dialect_for().search_ids_sql()}", ["%USER12345%"] * 4)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "uar_search_trgm_idx" in plan
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", ["UserAccessRequest"])
+        request_indexes = {name for (name,) in cursor.fetchall()}
+    assert SEARCH_TEXT_INDEX in plan
+    assert REQUEST_SEARCH_INDEX not in request_indexes  # a revoke writes no trigram
+
+
+def search_text(pk: int) -> tuple | None:
+    """The request's row of the search text table, with its row version (xmin)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT "Request_Id", "Requestor_Email", "Requestor_Name", "Resource_Name", xmin::text '
+            f'FROM "{SEARCH_TEXT}" WHERE "Id" = %s',
+            [pk],
+        )
+        return cursor.fetchone()
+
+
+@pytest.mark.django_db
+def test_postgresql_search_text_follows_every_write_but_a_revoke(postgres_only):
+    made = services.access_request_create(
+        requestor_name="Ada Lovelace",
+        requestor_email="Ada@Example.com",
+        resource_name="Ledger",
+        duration="30",
+    )
+    *text, _ = search_text(made.pk)
+    assert text == [made.request_id.upper(), "ADA@EXAMPLE.COM", "ADA LOVELACE", "LEDGER"]
+
+    made.requestor_name = "Grace Hopper"
+    made.save()
+    UserAccessRequest.objects.filter(pk=made.pk).update(resource_name="Payroll")
+    *text, version = search_text(made.pk)
+    assert text[2:] == ["GRACE HOPPER", "PAYROLL"]
+    assert list(UserAccessRequest.objects.filter(search_filter("hopper"))) == [made]
+    assert not UserAccessRequest.objects.filter(search_filter("lovelace")).exists()
+
+    services.access_request_revoke(request_id=made.request_id, reason="left", revoked_by="tester")
+    assert search_text(made.pk)[-1] == version  # not rewritten
+
+    other = services.access_request_create(
+        requestor_name="Alan Turing", requestor_email="alan@example.com", resource_name="Bombe", duration="30"
+    )
+    UserAccessRequest.objects.filter(pk=made.pk).delete()
+    assert search_text(made.pk) is None
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # TRUNCATE refuses pending trigger events
+        cursor.execute('TRUNCATE "UserAccessRequest" CASCADE')
+    assert search_text(other.pk) is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("search", ["100%", "a_b", "x\\y"])
+def test_search_wildcards_are_plain_characters(make_request, search):
+    plain = make_request(requestor_name="100 percent aXb xy")
+    literal = make_request(requestor_name=f"Has {search} in it")
+    found = UserAccessRequest.objects.filter(search_filter(search))
+    assert list(found) == [literal]
+    assert plain not in found
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0011_fills_the_search_text_and_reverses_to_the_old_index(make_request):
+    made = make_request(requestor_name="Before Migration")
+    executor = MigrationExecutor(connection)
+    executor.migrate([("requests_app", "0010_accessevent_no_pattern_index")])
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s)::text", [f'"{SEARCH_TEXT}"'])
+            assert cursor.fetchone() == (None,)
+            cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname = %s", [REQUEST_SEARCH_INDEX])
+            assert cursor.fetchall() == [(REQUEST_SEARCH_INDEX,)]
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    assert list(UserAccessRequest.objects.filter(search_filter("before migr"))) == [made]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,13 +4,13 @@ The search is a case-insensitive "contains" on four columns, which Django writes
 PostgreSQL as UPPER("col"::text) LIKE UPPER('%…%'): no B-tree serves it, a pg_trgm GIN
 index on those same four expressions does (from three characters on). One multicolumn
 index, so a revoke (which rewrites the row) updates one index, not four. SQLite scans;
-SQL Server would use full-text search (docs/sqlserver.md), not built here.
+SQL Server would use full-text search (docs/sqlserver.md), not built here. Migration 0011
+moves the searched text and its index to a table of their own.
 """
 
 from django.db import migrations
 
-INDEX = "uar_search_trgm_idx"
-COLUMNS = ("Request_Id", "Requestor_Email", "Requestor_Name", "Resource_Name")
+from jobs.dialects import REQUEST_SEARCH_INDEX, dialect_for
 
 
 class CreatePostgresqlSearchIndex(migrations.operations.base.Operation):
@@ -25,16 +25,12 @@ class CreatePostgresqlSearchIndex(migrations.operations.base.Operation):
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor != "postgresql":
             return
-        quote = schema_editor.quote_name
-        expressions = ", ".join(f"(UPPER({quote(c)}::text)) gin_trgm_ops" for c in COLUMNS)
         schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {quote(INDEX)} ON {quote('UserAccessRequest')} USING gin ({expressions})"
-        )
+        schema_editor.execute(dialect_for(schema_editor.connection).request_search_index_sql())
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(INDEX)}")
+            schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(REQUEST_SEARCH_INDEX)}")
 
     def describe(self):
         return "Create the pg_trgm GIN index for the request search (PostgreSQL only)"
