@@ -128,6 +128,12 @@ INSERT INTO [RequestStatusCount] ([Status], [N]) SELECT s.[Status], COUNT(r.[Id]
 --
 -- (no-op)
 
+-- Migration requests_app.0011_search_text_table
+--
+-- Move the request search's text and trigram index to UserAccessRequestSearch (PostgreSQL only)
+--
+-- (no-op)
+
 -- Migration jobs.0001_initial
 --
 -- Create model NotificationJobRun

@@ -84,8 +84,11 @@ def microsoft_strings() -> dict[str, str]:
             texts[field.name] = value
     for name, method in inspect.getmembers(Dialect, inspect.isfunction):
         if name.endswith("_statements"):
-            for i, statement in enumerate(method(MICROSOFT)):
-                texts[f"{name}[{i}]"] = statement
+            try:
+                statements = method(MICROSOFT)
+            except NotImplementedError:
+                continue  # nothing SQL Server is sent
+            texts.update({f"{name}[{i}]": statement for i, statement in enumerate(statements)})
             continue
         if not name.endswith("_sql"):
             continue
