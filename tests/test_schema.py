@@ -58,6 +58,8 @@ def test_postgresql_search_uses_the_trigram_index_of_the_search_text(postgres_on
         request_indexes = {name for (name,) in cursor.fetchall()}
     assert SEARCH_TEXT_INDEX in plan
     assert REQUEST_SEARCH_INDEX not in request_indexes  # a revoke writes no trigram
+    searched = UserAccessRequest.objects.filter(search_filter("user12345")).query
+    assert f'"{SEARCH_TEXT}"' in str(searched)  # the search reads that table, not its own columns
 
 
 def search_text(pk: int) -> tuple | None:
