@@ -438,9 +438,9 @@ def _warm(pool: ThreadPoolExecutor, workers: int, *, build: Callable[[], Any]) -
     with suppress(Exception):  # a build that fails fails again, and is reported, in its send
         build()
     ready = threading.Barrier(workers + 1)
-    for _ in range(workers):
-        pool.submit(ready.wait, WARM_TIMEOUT_SECONDS)
-    try:
+    try:  # an interrupt while starting them frees the threads already waiting
+        for _ in range(workers):
+            pool.submit(ready.wait, WARM_TIMEOUT_SECONDS)
         ready.wait(WARM_TIMEOUT_SECONDS)
     except BaseException:
         ready.abort()

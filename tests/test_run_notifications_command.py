@@ -100,18 +100,18 @@ def test_sigterm_releases_the_run_as_failed_and_exits_1(child_env):
     proc = subprocess.Popen(
         [PYTHON, "manage.py", "run_notifications"],
         cwd=ROOT,
-        env=child_env | {"NOTIFY_SEND_DELAY_SECONDS": "60"},
+        env=child_env | {"NOTIFY_SEND_DELAY_SECONDS": "600"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a child's start-up on a loaded machine
         while not NotificationJobRun.objects.filter(status="InProgress", total_count=1).exists():
             assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=45)  # the waiting task wakes at once, not after 60 s
+        _, stderr = proc.communicate(timeout=120)  # the waiting task wakes at once, not after 600 s
     finally:
         proc.kill()
     assert proc.returncode == 1, stderr

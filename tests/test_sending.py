@@ -4,6 +4,7 @@ stops the sends, one SMTP connection per worker against a real SMTP server (Smtp
 import json
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -301,6 +302,29 @@ def test_a_kept_pool_ends_its_threads_once_no_run_took_it_for_the_keep_time(sett
 
     assert notify_threads() == []
     assert jobs.sending._KEPT._idle == {}
+
+
+class InterruptedPool(ThreadPoolExecutor):
+    """A SIGTERM (KeyboardInterrupt) lands once two threads are started."""
+
+    interrupted = False
+
+    def submit(self, fn, /, *args, **kwargs):
+        if len(self._threads) == 2 and not self.interrupted:
+            self.interrupted = True
+            raise KeyboardInterrupt("Interrupted (SIGTERM)")
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_an_interrupt_while_the_threads_start_frees_those_already_started():
+    pool = InterruptedPool(max_workers=2, thread_name_prefix="notify-test")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            jobs.sending._warm(pool, 3, build=lambda: None)
+        started = pool.submit(lambda: "free")  # for one of the two threads, once free
+        assert started.result(timeout=10) == "free"  # not after WARM_TIMEOUT_SECONDS
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 @pytest.mark.django_db(transaction=True)
