@@ -4,6 +4,8 @@ Sent through django.core.mail, so EMAIL_BACKEND decides where they go: SMTP in
 production, a file outbox under var/ in development, locmem in tests.
 """
 
+from __future__ import annotations
+
 import hashlib
 import logging
 import re
@@ -22,13 +24,33 @@ logger = logging.getLogger("jobs.emails")
 PARTS = ("subject.txt", "body.txt", "body.html")
 
 
-def _email(subject: str, text: str, html: str, to: str) -> EmailMultiAlternatives:
-    message = EmailMultiAlternatives(" ".join(subject.split()), text, settings.DEFAULT_FROM_EMAIL, [to])
+class PreparedEmail(EmailMultiAlternatives):
+    """An email whose MIME message can be made ahead of its send: after prepare(), every
+    message() call (the email backend's, when it sends) returns that one message. Change
+    nothing on it after prepare(). A copy (locmem's outbox keeps one) makes its own again."""
+
+    _prepared = None
+
+    def prepare(self) -> PreparedEmail:
+        self._prepared = super().message()
+        return self
+
+    def message(self):
+        return self._prepared if self._prepared is not None else super().message()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_prepared", None)
+        return state
+
+
+def _email(subject: str, text: str, html: str, to: str) -> PreparedEmail:
+    message = PreparedEmail(" ".join(subject.split()), text, settings.DEFAULT_FROM_EMAIL, [to])
     message.attach_alternative(html, "text/html")
     return message
 
 
-def email_build(*, name: str, to: str, context: dict) -> EmailMultiAlternatives:
+def email_build(*, name: str, to: str, context: dict) -> PreparedEmail:
     """One email, text and HTML, from the three templates called `name`."""
     return _email(*(render_to_string(f"emails/{name}-{part}", context) for part in PARTS), to)
 
@@ -81,7 +103,7 @@ class EmailRenderer:
         self._parts: dict[tuple, tuple[_Filler, ...]] = {}
         self.whole = False  # set once the cache was refused: every email is rendered whole
 
-    def build(self, item: Any, *, to: str) -> EmailMultiAlternatives:
+    def build(self, item: Any, *, to: str) -> PreparedEmail:
         if self.whole:
             return email_build(name=self.name, to=to, context={"item": item})
         key = tuple(getattr(item, f) for f in self.variant)
@@ -90,7 +112,7 @@ class EmailRenderer:
             return self._first(item, key, to)
         return self._filled(parts, item, to)
 
-    def _filled(self, parts: tuple[_Filler, ...], item: Any, to: str) -> EmailMultiAlternatives:
+    def _filled(self, parts: tuple[_Filler, ...], item: Any, to: str) -> PreparedEmail:
         values = [str(getattr(item, f)) for f in self.fields]
         escaped = [escape(v) for v in values]
         subject, text, html = (
@@ -98,7 +120,7 @@ class EmailRenderer:
         )
         return _email(subject, text, html, to)
 
-    def _first(self, item: Any, key: tuple, to: str) -> EmailMultiAlternatives:
+    def _first(self, item: Any, key: tuple, to: str) -> PreparedEmail:
         marked = _Marked(item, self.fields, self.variant)
         parts = tuple(
             _Filler(render_to_string(f"emails/{self.name}-{part}", {"item": marked})) for part in PARTS

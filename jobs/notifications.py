@@ -14,7 +14,6 @@ from functools import cached_property, lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import DatabaseError, connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
@@ -26,7 +25,7 @@ from django.utils.translation import get_language
 
 from accessmgr.db import days_left, db_now
 from jobs.dialects import dialect_for
-from jobs.emails import EmailRenderer, email_build, stable_message_id
+from jobs.emails import EmailRenderer, PreparedEmail, email_build, stable_message_id
 from jobs.lock import JobLock
 from jobs.models import NotificationClaim, NotificationFailure, NotificationJobRun
 from jobs.runner import job_run
@@ -290,13 +289,13 @@ REMINDER_FIELDS = ("requestor_name", "resource_name", "request_id", "expires_tex
 REMINDER_VARIANT = ("reminder", "days_left")
 
 
-def notification_emails() -> Callable[[PendingNotification], EmailMultiAlternatives]:
+def notification_emails() -> Callable[[PendingNotification], PreparedEmail]:
     """For one run: each notice's email with its stable Message-ID. Reminders are rendered
     once per (type, days left) and filled in per requestor (jobs.emails.EmailRenderer);
     access-ended notices, one per revocation, are rendered whole."""
     reminders = EmailRenderer("expiry-reminder", fields=REMINDER_FIELDS, variant=REMINDER_VARIANT)
 
-    def build(item: PendingNotification) -> EmailMultiAlternatives:
+    def build(item: PendingNotification) -> PreparedEmail:
         if item.email_template != reminders.name:
             return notification_email(item)
         message = reminders.build(item, to=item.email)
@@ -306,7 +305,7 @@ def notification_emails() -> Callable[[PendingNotification], EmailMultiAlternati
     return build
 
 
-def notification_email(item: PendingNotification) -> EmailMultiAlternatives:
+def notification_email(item: PendingNotification) -> PreparedEmail:
     """The notice's email, with its stable Message-ID, rendered whole."""
     message = email_build(name=item.email_template, to=item.email, context={"item": item})
     message.extra_headers["Message-ID"] = item.message_id

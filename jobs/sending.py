@@ -34,6 +34,7 @@ from django.db import DatabaseError, connection
 
 from accessmgr.db import db_datetime
 from jobs.dialects import Dialect, dialect_for
+from jobs.emails import PreparedEmail
 from jobs.lock import IN_PROGRESS, JobLock, LockLost, statement_timeout
 from jobs.models import NotificationClaim
 
@@ -456,15 +457,16 @@ class Sender:
     connections: EmailConnections
     rate: SendRate | None
     recorder: Recorder
-    build: Callable[[Any], EmailMessage]
+    build: Callable[[Any], PreparedEmail]
     should_fail: Callable[[Any], str]
     delay: float
 
     def send(self, item: Any, claim_id: int) -> Outcome:
-        """One task, on a pool thread, for a claimed item: build, wait (the simulated
-        latency), send, hand to the recorder. Never raises: an error is a failed outcome."""
+        """One task, on a pool thread, for a claimed item: build and prepare its email, wait
+        (the simulated latency), send, hand to the recorder. Never raises: an error is a
+        failed outcome."""
         try:
-            message = self.build(item)
+            message = self.build(item).prepare()  # its MIME message made before the wait
             if self.stop.wait(self.delay) or (self.rate and not self.rate.wait(self.stop)):
                 return Outcome(item, "cancelled", claim_id=claim_id)
             reason = self.should_fail(item)
@@ -570,19 +572,19 @@ def send_all(
     lock: JobLock,
     items: Sequence[Any],
     *,
-    build: Callable[[Any], EmailMessage],
+    build: Callable[[Any], PreparedEmail],
     row: Callable[[Any], tuple],
     key: Callable[[Any], tuple],
     also: Callable[[list[tuple[Any, Written]]], None] = lambda written: None,
     should_fail: Callable[[Any], str] = lambda item: "",
 ) -> SendReport:
-    """Send `build(item)` for each item on at most NOTIFY_MAX_WORKERS threads and record each
-    sent one (`row(item)`, recognised again by `key(item)`; `also(written)` in the same
-    transaction, see Recorder). Each item is claimed first, from this thread, as threads come
-    free (at most a quarter of the workers ahead); an item an earlier run claimed is skipped.
-    Reports progress from this thread once a second; stops (drops queued sends) when the lock
-    is lost or its lease runs out. The run's counts are kept in `lock.counts`, also when it
-    is interrupted.
+    """Send `build(item)` (prepared on the sending thread before its wait) for each item on at
+    most NOTIFY_MAX_WORKERS threads and record each sent one (`row(item)`, recognised again by
+    `key(item)`; `also(written)` in the same transaction, see Recorder). Each item is claimed
+    first, from this thread, as threads come free (at most a quarter of the workers ahead); an
+    item an earlier run claimed is skipped. Reports progress from this thread once a second;
+    stops (drops queued sends) when the lock is lost or its lease runs out. The run's counts
+    are kept in `lock.counts`, also when it is interrupted.
 
     Raises LockLost when the lock was lost; then the outcomes are in `lock.counts` only;
     DatabaseError when a claim could not be written."""
@@ -608,7 +610,7 @@ def send_all(
         with switch_interval(settings.NOTIFY_SWITCH_INTERVAL_SECONDS), kept_pool(workers) as (pool, warm):
             try:
                 if not warm:
-                    _warm(pool, workers, build=lambda: build(items[0]))
+                    _warm(pool, workers, build=lambda: build(items[0]).prepare())
                 started = time.monotonic()
                 next_progress = started + PROGRESS_EVERY_SECONDS
                 running = 0

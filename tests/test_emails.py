@@ -1,5 +1,6 @@
 """jobs/emails.py and the expiry reminder templates: what a requestor receives."""
 
+import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -160,3 +161,19 @@ def test_a_template_that_filters_a_printed_value_is_rendered_whole(settings, tmp
 
     assert renderer.whole
     assert (first.subject, second.subject) == ("ADA", "BOB")
+
+
+def _without_date(message) -> tuple:
+    """Its headers but Date, and each part's content (boundaries are random)."""
+    headers = [(k, v) for k, v in message.items() if k not in ("Date", "Content-Type")]
+    return headers, [p.get_payload(decode=True) for p in message.walk() if not p.is_multipart()]
+
+
+def test_a_prepared_email_sends_the_one_message_it_made_and_a_copy_makes_its_own():
+    prepared = notification_email(_item()).prepare()
+    made = prepared.message()
+    assert prepared.message() is made
+    copied = copy.deepcopy(prepared)
+    assert copied.message() is not made and copied.message() is not copied.message()
+    assert _without_date(copied.message()) == _without_date(notification_email(_item()).message())
+    assert _without_date(made) == _without_date(notification_email(_item()).message())

@@ -257,6 +257,26 @@ class ThreadNotingBackend(LocmemBackend):
         return super().send_messages(messages)
 
 
+class PreparedNotingBackend(LocmemBackend):
+    """Notes whether each email reached it with its MIME message already made."""
+
+    arrived_prepared: list[bool] = []
+
+    def send_messages(self, messages):
+        PreparedNotingBackend.arrived_prepared += [m.message() is m.message() for m in messages]
+        return super().send_messages(messages)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_email_reaches_the_backend_with_its_message_made_before_the_wait(settings):
+    settings.EMAIL_BACKEND = "tests.test_sending.PreparedNotingBackend"
+    PreparedNotingBackend.arrived_prepared = []
+    requests_make(3, expires_in=DUE_IN)
+    assert send()["notifiedCount"] == 3
+    assert PreparedNotingBackend.arrived_prepared == [True, True, True]
+    assert all(m.message() is not m.message() for m in mail.outbox)  # the outbox's copies: their own
+
+
 def notify_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("notify")]
 
