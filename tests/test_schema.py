@@ -107,6 +107,28 @@ def test_postgresql_search_text_follows_every_write_but_a_revoke(postgres_only):
 
 
 @pytest.mark.django_db
+def test_postgresql_search_text_follows_an_id_change_and_comes_back_when_missing(postgres_only):
+    """Writes only another client makes: its Id changed, or its search row gone."""
+    made = services.access_request_create(
+        requestor_name="Ada Lovelace",
+        requestor_email="ada@example.com",
+        resource_name="Ledger",
+        duration="30",
+    )
+    new_id = made.pk + 1000
+    with connection.cursor() as cursor:
+        cursor.execute('UPDATE "UserAccessRequest" SET "Id" = %s WHERE "Id" = %s', [new_id, made.pk])
+    assert search_text(made.pk) is None
+    assert search_text(new_id)[2] == "ADA LOVELACE"
+
+    with connection.cursor() as cursor:
+        cursor.execute(f'DELETE FROM "{SEARCH_TEXT}" WHERE "Id" = %s', [new_id])
+    UserAccessRequest.objects.filter(pk=new_id).update(resource_name="Payroll")
+    *text, _ = search_text(new_id)
+    assert text == [made.request_id.upper(), "ADA@EXAMPLE.COM", "ADA LOVELACE", "PAYROLL"]
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("search", ["100%", "a_b", "x\\y"])
 def test_search_wildcards_are_plain_characters(make_request, search):
     plain = make_request(requestor_name="100 percent aXb xy")
