@@ -62,6 +62,11 @@ def test_postgresql_search_uses_the_trigram_index_of_the_search_text(postgres_on
     assert f'"{SEARCH_TEXT}"' in str(searched)  # the search reads that table, not its own columns
 
 
+def ada_created(**fields) -> UserAccessRequest:
+    values = dict(requestor_name="Ada Lovelace", requestor_email="ada@example.com", resource_name="Ledger")
+    return services.access_request_create(**(values | fields), duration="30")
+
+
 def search_text(pk: int) -> tuple | None:
     """The request's row of the search text table, with its row version (xmin)."""
     with connection.cursor() as cursor:
@@ -75,12 +80,7 @@ def search_text(pk: int) -> tuple | None:
 
 @pytest.mark.django_db
 def test_postgresql_search_text_follows_every_write_but_a_revoke(postgres_only):
-    made = services.access_request_create(
-        requestor_name="Ada Lovelace",
-        requestor_email="Ada@Example.com",
-        resource_name="Ledger",
-        duration="30",
-    )
+    made = ada_created(requestor_email="Ada@Example.com")
     *text, _ = search_text(made.pk)
     assert text == [made.request_id.upper(), "ADA@EXAMPLE.COM", "ADA LOVELACE", "LEDGER"]
 
@@ -109,12 +109,7 @@ def test_postgresql_search_text_follows_every_write_but_a_revoke(postgres_only):
 @pytest.mark.django_db
 def test_postgresql_search_text_follows_an_id_change_and_comes_back_when_missing(postgres_only):
     """Writes only another client makes: its Id changed, or its search row gone."""
-    made = services.access_request_create(
-        requestor_name="Ada Lovelace",
-        requestor_email="ada@example.com",
-        resource_name="Ledger",
-        duration="30",
-    )
+    made = ada_created()
     new_id = made.pk + 1000
     with connection.cursor() as cursor:
         cursor.execute('UPDATE "UserAccessRequest" SET "Id" = %s WHERE "Id" = %s', [new_id, made.pk])
