@@ -1,8 +1,41 @@
 """Migration operations the apps share (their SQL is in jobs.dialects)."""
 
+from collections.abc import Sequence
+
 from django.db import migrations
 
-from jobs.dialects import dialect_for
+from jobs.dialects import Dialect, dialect_for
+
+
+class DialectOperation(migrations.operations.base.Operation):
+    """A change Django's model state does not describe (triggers, an expression index, a
+    table the triggers keep): the statements forwards(dialect) gives, in order, and when
+    reversed those of backwards(dialect); none where the database has nothing to do. A
+    subclass sets `description` and the two methods."""
+
+    reduces_to_sql = True
+    reversible = True
+    description = ""
+
+    def forwards(self, dialect: Dialect) -> Sequence[str]:
+        raise NotImplementedError
+
+    def backwards(self, dialect: Dialect) -> Sequence[str]:
+        raise NotImplementedError
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        for sql in self.forwards(dialect_for(schema_editor.connection)):
+            schema_editor.execute(sql)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        for sql in self.backwards(dialect_for(schema_editor.connection)):
+            schema_editor.execute(sql)
+
+    def describe(self):
+        return self.description
 
 
 class DropPatternIndex(migrations.operations.base.Operation):

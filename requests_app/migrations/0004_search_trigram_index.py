@@ -10,30 +10,24 @@ moves the searched text and its index to a table of their own.
 
 from django.db import migrations
 
-from jobs.dialects import REQUEST_SEARCH_INDEX, dialect_for
+from accessmgr.schema import DialectOperation
+from jobs.dialects import REQUEST_SEARCH_INDEX
 
 
-class CreatePostgresqlSearchIndex(migrations.operations.base.Operation):
+class CreatePostgresqlSearchIndex(DialectOperation):
     """CREATE EXTENSION pg_trgm and the index on PostgreSQL; nothing elsewhere."""
 
-    reduces_to_sql = True
-    reversible = True
+    description = "Create the pg_trgm GIN index for the request search (PostgreSQL only)"
 
-    def state_forwards(self, app_label, state):
-        pass  # an expression index Django's model state does not describe
+    def forwards(self, dialect):
+        if dialect.vendor != "postgresql":
+            return ()
+        return ("CREATE EXTENSION IF NOT EXISTS pg_trgm", dialect.request_search_index_sql())
 
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        schema_editor.execute(dialect_for(schema_editor.connection).request_search_index_sql())
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(REQUEST_SEARCH_INDEX)}")
-
-    def describe(self):
-        return "Create the pg_trgm GIN index for the request search (PostgreSQL only)"
+    def backwards(self, dialect):
+        if dialect.vendor != "postgresql":
+            return ()
+        return (f"DROP INDEX IF EXISTS {dialect.quote(REQUEST_SEARCH_INDEX)}",)
 
 
 class Migration(migrations.Migration):

@@ -4,30 +4,19 @@ transaction, so no write is missed or counted twice."""
 
 from django.db import migrations, models
 
-from jobs.dialects import dialect_for
+from accessmgr.schema import DialectOperation
 
 
-class StatusCountTriggers(migrations.operations.base.Operation):
+class StatusCountTriggers(DialectOperation):
     """The dialect's triggers on UserAccessRequest, then the table filled from its rows."""
 
-    reduces_to_sql = True
-    reversible = True
+    description = "Create the triggers that keep RequestStatusCount, and fill it"
 
-    def state_forwards(self, app_label, state):
-        pass  # triggers are not part of Django's model state
+    def forwards(self, dialect):
+        return (*dialect.status_counts_install_statements(), dialect.status_counts_fill_sql())
 
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        dialect = dialect_for(schema_editor.connection)
-        for sql in dialect.status_counts_install_statements():
-            schema_editor.execute(sql)
-        schema_editor.execute(dialect.status_counts_fill_sql())
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        for sql in dialect_for(schema_editor.connection).status_counts_drop_statements():
-            schema_editor.execute(sql)
-
-    def describe(self):
-        return "Create the triggers that keep RequestStatusCount, and fill it"
+    def backwards(self, dialect):
+        return dialect.status_counts_drop_statements()
 
 
 class Migration(migrations.Migration):

@@ -6,32 +6,19 @@ transaction, so no write is missed. SQLite and SQL Server: nothing."""
 
 from django.db import migrations
 
-from jobs.dialects import dialect_for
+from accessmgr.schema import DialectOperation
 
 
-class SearchTextTable(migrations.operations.base.Operation):
+class SearchTextTable(DialectOperation):
     """The dialect's search text table, triggers and index (where search_text_table)."""
 
-    reduces_to_sql = True
-    reversible = True
+    description = "Move the request search's text and trigram index to UserAccessRequestSearch (PostgreSQL only)"
 
-    def state_forwards(self, app_label, state):
-        pass  # a table and triggers the models do not describe
+    def forwards(self, dialect):
+        return dialect.search_text_install_statements() if dialect.search_text_table else ()
 
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        dialect = dialect_for(schema_editor.connection)
-        if dialect.search_text_table:
-            for sql in dialect.search_text_install_statements():
-                schema_editor.execute(sql)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        dialect = dialect_for(schema_editor.connection)
-        if dialect.search_text_table:
-            for sql in dialect.search_text_drop_statements():
-                schema_editor.execute(sql)
-
-    def describe(self):
-        return "Move the request search's text and trigram index to UserAccessRequestSearch (PostgreSQL only)"
+    def backwards(self, dialect):
+        return dialect.search_text_drop_statements() if dialect.search_text_table else ()
 
 
 class Migration(migrations.Migration):
