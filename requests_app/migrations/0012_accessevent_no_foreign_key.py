@@ -5,6 +5,8 @@ request's events with it; the index on the column stays."""
 import django.db.models.deletion
 from django.db import migrations, models
 
+from accessmgr.schema import DropForeignKey
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -12,7 +14,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
+        DropForeignKey(
             model_name="accessevent",
             name="request",
             field=models.ForeignKey(
