@@ -134,6 +134,12 @@ INSERT INTO [RequestStatusCount] ([Status], [N]) SELECT s.[Status], COUNT(r.[Id]
 --
 -- (no-op)
 
+-- Migration requests_app.0012_accessevent_no_foreign_key
+--
+-- Drop the database foreign key of accessevent.request
+--
+ALTER TABLE [AccessEvent] DROP CONSTRAINT [AccessEvent_Request_Id_0615d729_fk_UserAccessRequest_Request_Id];
+
 -- Migration jobs.0001_initial
 --
 -- Create model NotificationJobRun

@@ -132,12 +132,15 @@ class AccessEvent(models.Model):
         ACCESS_ENDED_SENT = "Access Ended Sent"
 
     id = models.BigAutoField(primary_key=True, db_column="Id")
+    # No foreign key in the database (docs/schema.md): every writer holds the request's row
+    # locked while it writes the event; deleting a request through Django deletes its events.
     request = models.ForeignKey(
         UserAccessRequest,
         to_field="request_id",
         db_column="Request_Id",
         on_delete=models.CASCADE,
         related_name="events",
+        db_constraint=False,
     )
     event_type = models.CharField(max_length=30, choices=Type.choices, db_column="Event_Type")
     occurred_at = models.DateTimeField(db_column="Occurred_At")

@@ -38,6 +38,27 @@ def test_the_requests_indexes_are_the_ones_the_queries_read():
     assert ("Requestor_Email",) not in columns
 
 
+def foreign_keys(table: str) -> dict[str, tuple]:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    return {tuple(c["columns"]): c["foreign_key"] for c in constraints.values() if c["foreign_key"]}
+
+
+@pytest.mark.django_db
+def test_the_audit_trail_names_its_request_without_a_database_foreign_key():
+    assert foreign_keys(AccessEvent._meta.db_table) == {}
+    assert ("Request_Id",) in [tuple(c["columns"]) for c in indexes(AccessEvent._meta.db_table).values()]
+    assert foreign_keys(RevokedAccess._meta.db_table) == {
+        ("Request_Id",): ("UserAccessRequest", "Request_Id")
+    }
+
+    made = ada_created()
+    services.access_request_revoke(request_id=made.request_id, reason="left", revoked_by="tester")
+    assert AccessEvent.objects.filter(request_id=made.request_id).count() == 2
+    UserAccessRequest.objects.filter(pk=made.pk).delete()  # through Django: its events go with it
+    assert not AccessEvent.objects.filter(request_id=made.request_id).exists()
+
+
 @pytest.mark.django_db
 def test_postgresql_has_no_like_index_on_request_ids(postgres_only):
     with connection.cursor() as cursor:
