@@ -81,22 +81,23 @@ FK_SUFFIX = "_fk_%(to_table)s_%(to_column)s"  # the suffix Django names a foreig
 class DropForeignKey(migrations.AlterField):
     """AlterField of a foreign key to db_constraint=False that drops the constraint by the name
     Django gave it, without reading the database's catalogue, so `sqlserver_schema` renders it
-    offline. SQLite, whose constraints are part of the table, rebuilds the table as AlterField
-    does. Reversed, the constraint is created again."""
+    offline. A database whose foreign keys are part of the table (SQLite: its schema editor
+    has no sql_create_fk) rebuilds the table as AlterField does. Reversed, the constraint is
+    created again."""
 
     def _field(self, state, app_label):
         model = state.apps.get_model(app_label, self.model_name)
         return model, model._meta.get_field(self.name)
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "sqlite":
+        if schema_editor.sql_create_fk is None:
             return super().database_forwards(app_label, schema_editor, from_state, to_state)
         model, field = self._field(from_state, app_label)
         name = str(schema_editor._fk_constraint_name(model, field, FK_SUFFIX))
         schema_editor.execute(schema_editor._delete_fk_sql(model, name))
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "sqlite":
+        if schema_editor.sql_create_fk is None:
             return super().database_backwards(app_label, schema_editor, from_state, to_state)
         schema_editor.execute(schema_editor._create_fk_sql(*self._field(to_state, app_label), FK_SUFFIX))
 

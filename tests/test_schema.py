@@ -18,10 +18,15 @@ REQUEST_TABLES = [
 ]
 
 
-def indexes(table: str) -> dict[str, dict]:
+def constraints(table: str) -> dict[str, dict]:
     with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, table)
-    return {name: c for name, c in constraints.items() if c["index"] or c["unique"] or c["primary_key"]}
+        return connection.introspection.get_constraints(cursor, table)
+
+
+def indexes(table: str) -> dict[str, dict]:
+    return {
+        name: c for name, c in constraints(table).items() if c["index"] or c["unique"] or c["primary_key"]
+    }
 
 
 @pytest.mark.django_db
@@ -38,10 +43,8 @@ def test_the_requests_indexes_are_the_ones_the_queries_read():
     assert ("Requestor_Email",) not in columns
 
 
-def foreign_keys(table: str) -> dict[str, tuple]:
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, table)
-    return {tuple(c["columns"]): c["foreign_key"] for c in constraints.values() if c["foreign_key"]}
+def foreign_keys(table: str) -> dict[tuple, tuple]:
+    return {tuple(c["columns"]): c["foreign_key"] for c in constraints(table).values() if c["foreign_key"]}
 
 
 @pytest.mark.django_db
@@ -170,6 +173,17 @@ def test_migration_0011_fills_the_search_text_and_reverses_to_the_old_index(make
     executor.migrate(executor.loader.graph.leaf_nodes())
 
     assert list(UserAccessRequest.objects.filter(search_filter("before migr"))) == [made]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0012_drops_the_audit_trails_foreign_key_and_reverses_to_it():
+    executor = MigrationExecutor(connection)
+    executor.migrate([("requests_app", "0011_search_text_table")])
+    assert foreign_keys(AccessEvent._meta.db_table) == {("Request_Id",): ("UserAccessRequest", "Request_Id")}
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert foreign_keys(AccessEvent._meta.db_table) == {}
 
 
 @pytest.mark.django_db(transaction=True)
