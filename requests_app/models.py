@@ -132,8 +132,8 @@ class AccessEvent(models.Model):
         ACCESS_ENDED_SENT = "Access Ended Sent"
 
     id = models.BigAutoField(primary_key=True, db_column="Id")
-    # No foreign key in the database (docs/schema.md): every writer holds the request's row
-    # locked while it writes the event; deleting a request through Django deletes its events.
+    # No foreign key in the database (docs/schema.md): no writer writes an event for a request
+    # that is not there; deleting a request through Django deletes its events.
     request = models.ForeignKey(
         UserAccessRequest,
         to_field="request_id",

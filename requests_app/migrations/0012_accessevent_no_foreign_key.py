@@ -1,6 +1,6 @@
 """AccessEvent.Request_Id without its foreign key in the database (docs/schema.md): its
-check ran once per event at commit, a fifth of the revoke job's time. Django still deletes a
-request's events with it; the index on the column stays."""
+check ran once per event at commit, about a seventh of the revoke job's time. Django still
+deletes a request's events with it; the index on the column stays."""
 
 import django.db.models.deletion
 from django.db import migrations, models
